@@ -1,0 +1,259 @@
+"""Answer composition: extractive quoting, and checking any generated reply's citations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from bot.grounding import support
+from bot.models import REFUSAL, Chunk, Citation, Scored
+from bot.sentences import normalize, split_sentences, words
+from bot.store import Snapshot
+
+_MONTHS = frozenset(
+    """
+    january february march april may june july august september october november december
+    """.split()
+)
+_NUMBER_WORDS = frozenset(
+    """
+    one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty
+    hundred thousand million billion trillion dozen half percent
+    """.split()
+)
+_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_CAPITAL_MID = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+")
+
+
+@dataclass
+class Draft:
+    """An answer before it is wrapped with the question and retrieval details."""
+
+    text: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def refusal(note: str = "") -> Draft:
+    """The fixed refusal, with an optional explanation."""
+    return Draft(REFUSAL, True, [], [note] if note else [])
+
+
+def expected_type(question: str) -> str | None:
+    """What kind of answer the question asks for: date, number, name, place, or None."""
+    q = question.lower()
+    if re.search(
+        r"\b(when|what year|which year|what date|what day|what century|how long ago)\b", q
+    ):
+        return "date"
+    if re.search(
+        r"\bhow (many|much|old|long|far|large|big)\b"
+        r"|\bwhat (percentage|percent|number|amount)\b", q
+    ):
+        return "number"
+    if re.search(r"\b(who|whom|whose)\b", q):
+        return "name"
+    if re.search(r"\bwhere\b", q):
+        return "place"
+    return None
+
+
+def has_type(sentence: str, kind: str | None) -> bool:
+    """Whether ``sentence`` contains something of the expected answer type."""
+    if kind is None:
+        return True
+    toks = words(sentence)
+    if kind == "date":
+        return any(
+            re.fullmatch(r"\d{3,4}s?", t) or t in _MONTHS or t in {"century", "ago"}
+            for t in toks
+        )
+    if kind == "number":
+        return any(t[0].isdigit() or t in _NUMBER_WORDS for t in toks)
+    return bool(_CAPITAL_MID.search(sentence))
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    rank: int
+    text: str
+    index: int
+    score: float
+    # The sentence just before, when it is what names the subject of this one.
+    antecedent: str = ""
+    antecedent_chunk: Chunk | None = None
+
+
+class ExtractiveAnswerer:
+    """Quotes the sentences of the retrieved passages that best answer the question."""
+
+    def __init__(self, embedder: Embeddings, min_score: float, max_sentences: int) -> None:
+        self.embedder = embedder
+        self.min_score = min_score
+        self.max_sentences = max_sentences
+
+    def score_sentences(
+        self, question: str, retrieved: Sequence[Scored], snapshot: Snapshot
+    ) -> list[_Candidate]:
+        """Every sentence of the retrieved passages with its evidence score, best first.
+
+        The score mixes idf-weighted overlap with the question's terms, embedding
+        similarity, and whether the sentence holds the kind of answer asked for. Names in
+        the question must be in the sentence, or, for a sentence that names nobody the
+        question asks about ("Born in 1957, he ..."), in the sentence just before it: never
+        further back, so that a passage about one person cannot answer for another.
+        """
+        lexical = snapshot.lexical
+        q_terms = set(lexical.terms(question))
+        weight = sum(lexical.idf(t) for t in q_terms) or 1.0
+        names = _question_names(question)
+        kind = expected_type(question)
+        raw: list[tuple[int, int, str, str, Chunk | None]] = []
+        seen: set[str] = set()
+        for rank, hit in enumerate(retrieved):
+            sents = split_sentences(hit.chunk.text)
+            for index, sent in enumerate(sents):
+                key = normalize(sent)
+                if key in seen or len(words(sent)) < 3:
+                    continue
+                seen.add(key)
+                before, before_chunk = "", None
+                if index:
+                    before = sents[index - 1]
+                elif hit.chunk.id in snapshot.previous:
+                    before_chunk = snapshot.chunks[snapshot.previous[hit.chunk.id]]
+                    before = (split_sentences(before_chunk.text) or [""])[-1]
+                raw.append((rank, index, sent, before, before_chunk))
+        if not raw:
+            return []
+        vectors = np.asarray(self.embedder.embed_documents([question] + [r[2] for r in raw]))
+        dense = vectors[1:] @ vectors[0]
+        out = []
+        for (rank, index, sent, before, before_chunk), cos in zip(raw, dense, strict=True):
+            sent_words = set(words(sent))
+            in_sentence = q_terms & set(lexical.terms(sent))
+            antecedent = ""
+            if names and not any(n in sent_words for n in names):
+                before_words = set(words(before))
+                if before and all(n in before_words for n in names):
+                    antecedent = before
+                    in_sentence |= q_terms & set(lexical.terms(before))
+            score = 0.6 * sum(lexical.idf(t) for t in in_sentence) / weight + 0.4 * float(cos)
+            if not has_type(sent, kind):
+                score *= 0.6
+            named = sent_words | (set(words(antecedent)) if antecedent else set())
+            if any(n not in named for n in names):
+                score *= 0.5
+            out.append(_Candidate(
+                rank, sent, index, score, antecedent, before_chunk if antecedent else None
+            ))
+        out.sort(key=lambda c: (-c.score, c.rank, c.index))
+        return out
+
+    def answer(self, question: str, retrieved: Sequence[Scored], snapshot: Snapshot) -> Draft:
+        """Compose a cited answer, or refuse when the evidence is too weak."""
+        candidates = self.score_sentences(question, retrieved, snapshot)
+        if not candidates or candidates[0].score < self.min_score:
+            return refusal()
+        best = candidates[0].score
+        chosen = [candidates[0]]
+        for cand in candidates[1:]:
+            if len(chosen) >= self.max_sentences:
+                break
+            if cand.score >= max(self.min_score, 0.85 * best) and cand.rank == chosen[0].rank:
+                chosen.append(cand)
+        # Keep quoted sentences in document order so the answer reads like the source.
+        chosen.sort(key=lambda c: (c.rank, c.index))
+        citations: list[Citation] = []
+        numbers: dict[str, int] = {}
+
+        def cite(chunk: Chunk, quote: str) -> str:
+            if chunk.id not in numbers:
+                numbers[chunk.id] = len(numbers) + 1
+                citations.append(Citation(numbers[chunk.id], chunk, quote))
+            return f"[{numbers[chunk.id]}]"
+
+        parts = []
+        quoted: set[str] = set()
+        for cand in chosen:
+            chunk = retrieved[cand.rank].chunk
+            if cand.antecedent and normalize(cand.antecedent) not in quoted:
+                quoted.add(normalize(cand.antecedent))
+                if cand.antecedent_chunk is not None:
+                    ante = cand.antecedent
+                    parts.append(f"{ante} {cite(cand.antecedent_chunk, ante)}")
+                    parts.append(f"{cand.text} {cite(chunk, cand.text)}")
+                else:
+                    text = f"{cand.antecedent} {cand.text}"
+                    parts.append(f"{text} {cite(chunk, text)}")
+            else:
+                parts.append(f"{cand.text} {cite(chunk, cand.text)}")
+            quoted.add(normalize(cand.text))
+        return Draft(" ".join(parts), False, citations)
+
+
+def _question_names(question: str) -> list[str]:
+    """The names a passage must mention: the last word of each capitalised run of words
+    after the question's first word ("Shigeru Ishiba" asks for "ishiba")."""
+    names: list[str] = []
+    run: list[str] = []
+    for tok in [*question.split()[1:], ""]:
+        word = re.sub(r"(?:['’]s)?[^\w]*$", "", tok)
+        if word[:1].isupper() and word.isalpha() and len(word) > 1:
+            run.append(word.lower())
+            if word == tok:
+                continue
+        if run:
+            names.append(run[-1])
+            run = []
+    return list(dict.fromkeys(names))
+
+
+def check_reply(
+    reply: str, retrieved: Sequence[Scored], embedder: Embeddings | None
+) -> Draft:
+    """Keep the sentences of a generated reply whose ``[n]`` citations resolve and support them.
+
+    Markers that point at no retrieved passage are removed; sentences without a valid
+    marker, or that the support scorer finds unsupported, are dropped with a note.
+    """
+    sentences = split_sentences(reply.strip())
+    kept: list[str] = []
+    renumber: dict[int, int] = {}
+    citations: list[Citation] = []
+    dropped = 0
+    for sentence in sentences:
+        cited = sorted({
+            int(n) for group in _MARKER.findall(sentence) for n in group.split(",")
+            if 1 <= int(n) <= len(retrieved)
+        })
+        bare = _MARKER.sub("", sentence).strip()
+        bare = re.sub(r"\s+([.,;:!?])", r"\1", bare)
+        if not cited or not bare:
+            dropped += bool(bare)
+            continue
+        verdict = support(bare, [retrieved[n - 1].chunk.text for n in cited], embedder)
+        if not verdict.supported:
+            dropped += 1
+            continue
+        labels = []
+        for n in cited:
+            if n not in renumber:
+                renumber[n] = len(renumber) + 1
+                citations.append(Citation(renumber[n], retrieved[n - 1].chunk, bare))
+            labels.append(f"[{renumber[n]}]")
+        kept.append(f"{bare} {''.join(labels)}")
+    if not kept:
+        return refusal("The generated reply had no sentence supported by the documents.")
+    notes = []
+    if dropped:
+        notes.append(
+            f"{dropped} sentence(s) of the generated reply were removed: not supported by "
+            "the cited passages."
+        )
+    return Draft(" ".join(kept), False, citations, notes)

@@ -1,0 +1,161 @@
+"""The ``bot`` command: a thin terminal front end over :class:`bot.service.Bot`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bot.guard import QuestionError
+from bot.service import Bot
+from bot.settings import Settings, load_settings
+from bot.store import StoreError
+
+app = typer.Typer(
+    help="Grounded, cited question answering over your documents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except Exception as exc:
+        typer.secho(f"error: invalid settings: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _bot(settings: Settings) -> Bot:
+    from bot.service import build_bot
+
+    try:
+        return build_bot(settings)
+    except (StoreError, RuntimeError) as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    prune: Annotated[bool, typer.Option(help="Remove stored files that are gone from PATHS.")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Add or update documents; unchanged files are skipped by content hash."""
+    from tqdm import tqdm
+
+    bot = _bot(_settings())
+    bar = tqdm(total=0, unit="file", disable=as_json or not sys.stderr.isatty(), leave=False)
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(Path(name).name if name else "", refresh=False)
+        bar.refresh()
+
+    try:
+        report = bot.ingest(paths, prune=prune, progress=progress)
+    except StoreError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        bar.close()
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        for f in report.files:
+            if f.status in {"failed", "skipped"}:
+                color = "red" if f.status == "failed" else "yellow"
+                typer.secho(f"{f.status}: {f.source}: {f.message}", fg=color, err=True)
+            elif f.status != "unchanged":
+                typer.echo(f"{f.status}: {f.source} ({f.chunks} chunks, {f.embedded} embedded)")
+        typer.echo(report.summary())
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    backend: Annotated[str | None, typer.Option(help="extractive or openai.")] = None,
+    top_k: Annotated[int | None, typer.Option(help="Passages to retrieve.")] = None,
+) -> None:
+    """Ask one question and print the cited answer."""
+    bot = _bot(_settings(answer_backend=backend))
+    try:
+        answer = bot.ask(question, top_k=top_k)
+    except (QuestionError, ValueError, StoreError) as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2 if isinstance(exc, ValueError) else 1) from exc
+    if as_json:
+        typer.echo(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(answer.as_markdown())
+
+
+@app.command()
+def chat(
+    backend: Annotated[str | None, typer.Option(help="extractive or openai.")] = None,
+) -> None:
+    """A conversation in the terminal; follow-up questions use the earlier turns."""
+    bot = _bot(_settings(answer_backend=backend))
+    history: list[dict[str, str]] = []
+    typer.echo("Ask about your documents. An empty line or Ctrl-D ends the chat.")
+    while True:
+        try:
+            question = input("\nyou> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            typer.echo("")
+            break
+        if not question:
+            break
+        try:
+            answer = bot.ask(question, history)
+        except (QuestionError, ValueError, StoreError) as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            continue
+        if answer.standalone_question != answer.question:
+            typer.secho(f"(understood as: {answer.standalone_question})", dim=True)
+        typer.echo(f"bot> {answer.as_markdown()}")
+        history += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer.text},
+        ]
+
+
+@app.command()
+def sources(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the indexed documents."""
+    bot = _bot(_settings())
+    items = bot.sources()
+    if as_json:
+        typer.echo(json.dumps([s.__dict__ for s in items], indent=2))
+        return
+    if not items:
+        typer.echo("No documents indexed yet. Run: bot ingest PATH")
+    for s in items:
+        typer.echo(f"{s.chunks:5d} chunks  {s.source}")
+
+
+@app.command()
+def remove(source: Annotated[Path, typer.Argument(help="A document's path, as ingested.")]) -> None:
+    """Remove one document from the store."""
+    bot = _bot(_settings())
+    if not bot.remove(str(source.resolve())):
+        typer.secho(f"error: {source} is not indexed", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"removed: {source}")
+
+
+def main() -> None:
+    """Entry point of the ``bot`` script."""
+    app()

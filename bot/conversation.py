@@ -1,0 +1,128 @@
+"""Follow-up questions rewritten into standalone ones before retrieval.
+
+The deterministic rewrite replaces pronouns with the topic of the conversation and expands
+elliptical turns ("What about Suga?") from the previous question. An LLM rewrite, when one is
+configured, is in :mod:`bot.llm`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+Turn = Mapping[str, Any]
+
+_SUBJECT = {"he", "she", "they"}
+_OBJECT = {"him", "them"}
+_POSSESSIVE = {"his", "their", "its", "hers"}
+_NEUTER = {"it"}
+_PRONOUN = re.compile(r"\b(he|she|they|him|them|his|their|its|hers|her|it)\b", re.IGNORECASE)
+_ELLIPSIS = re.compile(
+    r"^\s*(?:and|what about|how about|and what about|same for|what of)\s+(?P<x>.+?)\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+_TOPIC = re.compile(
+    r"\b(?:who|what)\s+(?:is|was|are|were)\s+(?P<x>.+?)\s*[?.!]*\s*$"
+    r"|\b(?:tell me|talk|know|learn)\s+(?:more\s+)?about\s+(?P<y>.+?)\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+_NAME = re.compile(
+    r"[A-Z][\w’'.\-]*(?:\s+(?:(?:of|de|van|von|der|bin|al)\s+)?[A-Z][\w’'.\-]*)*"
+)
+_NOT_NAMES = {
+    "who", "what", "when", "where", "why", "how", "which", "is", "was", "are", "were", "did",
+    "does", "do", "tell", "the", "a", "an", "and", "in", "on", "can", "could", "would",
+    "should", "i", "please", "give", "list", "describe", "explain",
+}
+
+
+def _content(turn: Turn | Sequence[str]) -> tuple[str, str]:
+    if isinstance(turn, Mapping):
+        return str(turn.get("role", "")), str(turn.get("content", ""))
+    role, content = turn[0], turn[1]
+    return str(role), str(content)
+
+
+def user_turns(history: Sequence[Turn]) -> list[str]:
+    """The user's earlier questions, oldest first."""
+    return [c for r, c in map(_content, history) if r == "user" and c.strip()]
+
+
+def _names(text: str) -> list[str]:
+    found = []
+    for match in _NAME.finditer(text):
+        parts = match.group(0).split()
+        while parts and parts[0].lower().strip("’'") in _NOT_NAMES:
+            parts.pop(0)
+        name = " ".join(parts)
+        name = re.sub(r"(?:['’]s|['’])$", "", name).rstrip(".")
+        if name:
+            found.append(name)
+    return found
+
+
+def topic_of(question: str) -> str | None:
+    """The entity a question is about: its last proper name, else its "who is X" object."""
+    match = _TOPIC.search(question)
+    named = _names(question)
+    if named:
+        return named[-1]
+    if match:
+        topic = (match.group("x") or match.group("y") or "").strip()
+        return topic or None
+    return None
+
+
+def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
+    """Rewrite ``question`` so that it can be understood without ``history``."""
+    previous = user_turns(history)
+    if not previous or depth > 4:
+        return question
+    earlier = history[: _index_of_last_user(history)]
+    last = condense(previous[-1], earlier, depth + 1)
+
+    elliptic = _ELLIPSIS.match(question)
+    if elliptic:
+        new_subject = elliptic.group("x")
+        old_subject = topic_of(last)
+        if old_subject and old_subject.lower() in last.lower():
+            return re.sub(re.escape(old_subject), new_subject, last, count=1, flags=re.IGNORECASE)
+        return question
+
+    if not _PRONOUN.search(question) or topic_of(question):
+        return question
+    subject = topic_of(last)
+    if subject is None:
+        for turn in reversed(previous[:-1]):
+            subject = topic_of(turn)
+            if subject:
+                break
+    if subject is None:
+        return question
+    return _substitute(question, subject)
+
+
+def _index_of_last_user(history: Sequence[Turn]) -> int:
+    for i in range(len(history) - 1, -1, -1):
+        if _content(history[i])[0] == "user":
+            return i
+    return 0
+
+
+def _substitute(question: str, subject: str) -> str:
+    tokens = re.split(r"(\W+)", question)
+    out = []
+    for i, tok in enumerate(tokens):
+        low = tok.lower()
+        following = next((t for t in tokens[i + 1:] if t.strip() and t.isalnum()), "")
+        if low in _SUBJECT or low in _OBJECT or low in _NEUTER:
+            out.append(subject)
+        elif low in _POSSESSIVE or (low == "her" and following and following.isalpha()
+                                    and following.lower() not in _NOT_NAMES):
+            out.append(f"{subject}'s")
+        elif low == "her":
+            out.append(subject)
+        else:
+            out.append(tok)
+    return "".join(out)

@@ -1,0 +1,240 @@
+"""Domain objects shared by the core and every front end. They render themselves."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REFUSAL = "I can't answer that from the documents."
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a source document, the unit that is embedded, retrieved and cited."""
+
+    id: str
+    text: str
+    source: str
+    title: str
+    start: int
+    end: int
+    page: int | None = None
+    heading: str = ""
+
+    @property
+    def location(self) -> str:
+        """Human-readable place in the source: page and/or heading path."""
+        parts = []
+        if self.page is not None:
+            parts.append(f"page {self.page}")
+        if self.heading:
+            parts.append(self.heading)
+        parts.append(f"chars {self.start}-{self.end}")
+        return ", ".join(parts)
+
+    @property
+    def source_name(self) -> str:
+        """The file name of the source, for compact display."""
+        return Path(self.source).name
+
+    def metadata(self) -> dict[str, Any]:
+        """Flat metadata as stored next to the vector."""
+        meta: dict[str, Any] = {
+            "source": self.source, "title": self.title, "start": self.start, "end": self.end,
+            "heading": self.heading,
+        }
+        if self.page is not None:
+            meta["page"] = self.page
+        return meta
+
+    @classmethod
+    def from_metadata(cls, id: str, text: str, meta: dict[str, Any]) -> Chunk:
+        """Rebuild a chunk from what the store returned."""
+        page = meta.get("page")
+        return cls(
+            id=id, text=text, source=str(meta["source"]), title=str(meta.get("title", "")),
+            start=int(meta["start"]), end=int(meta["end"]),
+            page=int(page) if page is not None else None, heading=str(meta.get("heading", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A retrieved chunk with its fused score and the ranks that produced it."""
+
+    chunk: Chunk
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    dense_similarity: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One ``[n]`` marker of an answer, resolved to the chunk it points at."""
+
+    n: int
+    chunk: Chunk
+    quote: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "n": self.n, "id": self.chunk.id, "source": self.chunk.source,
+            "location": self.chunk.location, "text": self.chunk.text, "quote": self.quote,
+        }
+
+
+@dataclass
+class Answer:
+    """The result of :meth:`bot.service.Bot.ask`."""
+
+    question: str
+    standalone_question: str
+    text: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    retrieved: list[Scored] = field(default_factory=list)
+    backend: str = "extractive"
+    notes: list[str] = field(default_factory=list)
+    latency_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON object ``bot ask --json`` prints."""
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "answer": self.text,
+            "refused": self.refused,
+            "backend": self.backend,
+            "notes": list(self.notes),
+            "citations": [c.as_dict() for c in self.citations],
+            "retrieved": [
+                {
+                    "id": s.chunk.id, "source": s.chunk.source, "location": s.chunk.location,
+                    "text": s.chunk.text, "score": round(s.score, 6),
+                    "dense_rank": s.dense_rank, "lexical_rank": s.lexical_rank,
+                }
+                for s in self.retrieved
+            ],
+            "latency_s": round(self.latency_s, 4),
+        }
+
+    def as_markdown(self) -> str:
+        """Answer text followed by a numbered list of sources, for chat UIs and terminals."""
+        lines = [self.text]
+        for note in self.notes:
+            lines.append(f"\n_{note}_")
+        if self.citations:
+            lines.append("\n**Sources**")
+            for c in self.citations:
+                quote = _shorten(c.quote or c.chunk.text, 240)
+                lines.append(f"[{c.n}] {c.chunk.source_name} ({c.chunk.location}): “{quote}”")
+        elif self.refused and self.retrieved:
+            lines.append("\n**Closest passages**")
+            for s in self.retrieved[:3]:
+                lines.append(
+                    f"- {s.chunk.source_name} ({s.chunk.location}): “{_shorten(s.chunk.text, 160)}”"
+                )
+        return "\n".join(lines)
+
+    def as_slack_blocks(self) -> list[dict[str, Any]]:
+        """Slack Block Kit blocks: the answer in mrkdwn and a compact sources context."""
+        text = self.text
+        if self.refused:
+            text = f":no_entry_sign: *{self.text}*"
+        blocks: list[dict[str, Any]] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(text)}}
+        ]
+        for note in self.notes:
+            blocks.append(
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": _slack_escape(note)}]}
+            )
+        if self.citations:
+            elements = [
+                {
+                    "type": "mrkdwn",
+                    "text": _slack_escape(
+                        f"[{c.n}] {c.chunk.source_name} ({c.chunk.location}): "
+                        f"“{_shorten(c.quote or c.chunk.text, 150)}”"
+                    ),
+                }
+                for c in self.citations[:10]
+            ]
+            blocks.append({"type": "context", "elements": elements})
+        elif self.refused and self.retrieved:
+            closest = "; ".join(
+                f"{s.chunk.source_name} ({s.chunk.location})" for s in self.retrieved[:3]
+            )
+            blocks.append(
+                {"type": "context", "elements": [
+                    {"type": "mrkdwn", "text": _slack_escape(f"Closest passages: {closest}")}
+                ]}
+            )
+        return blocks
+
+
+@dataclass
+class FileReport:
+    """What ingest did with one file."""
+
+    source: str
+    status: str  # "added", "updated", "unchanged", "removed", "skipped", "failed"
+    chunks: int = 0
+    embedded: int = 0
+    message: str = ""
+
+
+@dataclass
+class IngestReport:
+    """Summary of an ingest run."""
+
+    files: list[FileReport] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        """Number of files that ended with ``status``."""
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def failed(self) -> list[FileReport]:
+        """Files that could not be ingested."""
+        return [f for f in self.files if f.status == "failed"]
+
+    @property
+    def embedded(self) -> int:
+        """Chunks that had to be embedded (zero on an unchanged re-ingest)."""
+        return sum(f.embedded for f in self.files)
+
+    def summary(self) -> str:
+        """One line for the terminal."""
+        parts = [
+            f"{self.count(s)} {s}"
+            for s in ("added", "updated", "unchanged", "removed", "skipped", "failed")
+            if self.count(s)
+        ]
+        return (", ".join(parts) or "nothing to do") + f"; {self.embedded} chunks embedded"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"files": [asdict(f) for f in self.files], "summary": self.summary()}
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """One indexed document."""
+
+    source: str
+    title: str
+    chunks: int
+    sha256: str
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _slack_escape(text: str) -> str:
+    # Slack treats &, < and > as control characters in mrkdwn.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,77 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 results fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from langchain_core.embeddings import Embeddings
+
+from bot.models import Scored
+from bot.sentences import words
+from bot.settings import Settings
+from bot.store import ChunkStore, Snapshot
+
+
+def shingles(text: str, n: int = 3) -> frozenset[tuple[str, ...]]:
+    """Word n-grams of ``text`` (the whole text when it is shorter than ``n`` words)."""
+    toks = words(text)
+    if len(toks) < n:
+        return frozenset([tuple(toks)])
+    return frozenset(tuple(toks[i:i + n]) for i in range(len(toks) - n + 1))
+
+
+def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
+    """Jaccard similarity of two shingle sets."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+class Retriever:
+    """Finds the passages that best match a standalone question."""
+
+    def __init__(self, store: ChunkStore, embedder: Embeddings, settings: Settings) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+
+    def retrieve(
+        self, query: str, top_k: int | None = None, snapshot: Snapshot | None = None
+    ) -> list[Scored]:
+        """Best passages for ``query``, near-duplicates collapsed, best first."""
+        s = self.settings
+        top_k = top_k or s.top_k
+        snap = snapshot or self.store.snapshot()
+        if not snap.chunks:
+            return []
+        dense: list[tuple[str, float]] = []
+        lexical: list[tuple[str, float]] = []
+        if s.retrieval_mode in ("hybrid", "dense"):
+            dense = self.store.dense_search(self.embedder.embed_query(query), s.candidate_k, snap)
+        if s.retrieval_mode in ("hybrid", "lexical"):
+            lexical = snap.lexical.search(query, s.candidate_k)
+
+        fused: dict[str, float] = {}
+        dense_rank = {cid: r for r, (cid, _) in enumerate(dense, start=1)}
+        lexical_rank = {cid: r for r, (cid, _) in enumerate(lexical, start=1)}
+        similarity = dict(dense)
+        for ranking in (dense, lexical):
+            for rank, (cid, _) in enumerate(ranking, start=1):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (s.rrf_k + rank)
+        order = sorted(fused, key=lambda cid: (-fused[cid], cid))
+
+        results: list[Scored] = []
+        kept: list[frozenset[tuple[str, ...]]] = []
+        for cid in order:
+            chunk = snap.chunks[cid]
+            sh = shingles(chunk.text)
+            if any(jaccard(sh, other) >= s.near_duplicate_threshold for other in kept):
+                continue
+            kept.append(sh)
+            results.append(
+                Scored(
+                    chunk=chunk, score=fused[cid], dense_rank=dense_rank.get(cid),
+                    lexical_rank=lexical_rank.get(cid), dense_similarity=similarity.get(cid),
+                )
+            )
+            if len(results) >= top_k:
+                break
+        return results

@@ -1,0 +1,300 @@
+"""The vector-store seam: chunks and a file catalog in Chroma, plus a derived BM25 index.
+
+Chroma holds two collections. ``<name>`` has one record per distinct passage (id = content
+hash), so a paragraph repeated in one file or across files is stored once. ``<name>__files``
+has one record per source file listing where its passages occur; writing that record is the
+commit point of a file. Readers only see passages that a committed file record lists, so a
+file that fails half-way through ingest stays at its previous version, and passages left
+behind by a crash are invisible until a later ingest sweeps them away.
+
+Every commit also writes a new generation stamp. Each process compares the stamp before
+answering and rebuilds its snapshot (passages plus BM25 index) when another process, or an
+earlier run, changed the store: the lexical side follows the vectors, whether they live in the
+embedded store or on a Chroma server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.lexical import LexicalIndex
+from bot.models import Chunk, SourceInfo
+from bot.settings import Settings
+
+GENERATION_ID = "__generation__"
+
+
+class StoreError(RuntimeError):
+    """The vector store cannot be reached or refused an operation."""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A committed source file and the passages it is made of, in order."""
+
+    source: str
+    sha256: str
+    title: str
+    chunks: tuple[Chunk, ...]
+
+
+@dataclass
+class Snapshot:
+    """A consistent view of the store at one generation."""
+
+    generation: str = ""
+    files: dict[str, FileRecord] = field(default_factory=dict)
+    chunks: dict[str, Chunk] = field(default_factory=dict)
+    occurrences: dict[str, int] = field(default_factory=dict)
+    previous: dict[str, str] = field(default_factory=dict)
+    lexical: LexicalIndex = field(default_factory=lambda: LexicalIndex([], []))
+
+
+def make_client(settings: Settings) -> Any:
+    """An embedded ``PersistentClient`` or, with ``CHROMA_HOST`` set, an ``HttpClient``."""
+    try:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+    except ImportError as exc:
+        raise RuntimeError("the vector store needs chromadb: pip install chromadb") from exc
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_host:
+        try:
+            return chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+            )
+        except Exception as exc:
+            raise StoreError(
+                f"cannot reach the Chroma server at {settings.chroma_host}:"
+                f"{settings.chroma_port}: {exc}"
+            ) from exc
+    path = settings.data_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _file_record_id(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:32]
+
+
+class ChunkStore:
+    """Chunks, vectors and the file catalog, with a snapshot for readers."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self._client = client
+        self.name = name
+        self._lock = threading.RLock()
+        self._snapshot = Snapshot()
+        try:
+            self._chunks = client.get_or_create_collection(
+                name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            )
+            self._files = client.get_or_create_collection(
+                f"{name}__files", embedding_function=None
+            )
+            self._batch = int(client.get_max_batch_size())
+        except Exception as exc:
+            raise StoreError(f"cannot open the Chroma collection {name!r}: {exc}") from exc
+
+    # ----- reading -------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The current committed view, rebuilt if the store changed since the last call."""
+        generation = self._generation()
+        with self._lock:
+            if generation != self._snapshot.generation or not self._snapshot.generation:
+                self._snapshot = self._load_snapshot(generation)
+            return self._snapshot
+
+    def dense_search(
+        self, vector: Sequence[float], k: int, snapshot: Snapshot
+    ) -> list[tuple[str, float]]:
+        """``k`` nearest committed passages as ``(id, cosine similarity)``."""
+        if not snapshot.chunks or k <= 0:
+            return []
+        # Uncommitted or orphaned passages may sit among the neighbours: ask for spares.
+        n = min(k * 2 + 8, max(len(snapshot.chunks) * 2, k))
+        try:
+            result = self._chunks.query(
+                query_embeddings=[list(vector)], n_results=n, include=["distances"]
+            )
+        except Exception as exc:
+            raise StoreError(f"vector search failed: {exc}") from exc
+        hits = []
+        for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True):
+            if cid in snapshot.chunks:
+                hits.append((cid, 1.0 - float(dist)))
+        return hits[:k]
+
+    def file_record(self, source: str) -> FileRecord | None:
+        """The committed record of ``source``, read from the store (not the snapshot)."""
+        got = self._call(
+            lambda: self._files.get(
+                ids=[_file_record_id(source)], include=["documents", "metadatas"]
+            )
+        )
+        if not got["ids"]:
+            return None
+        return self._decode_record(got["documents"][0], got["metadatas"][0])
+
+    def sources(self) -> list[SourceInfo]:
+        """Every committed file with its passage count."""
+        snap = self.snapshot()
+        return [
+            SourceInfo(r.source, r.title, len(r.chunks), r.sha256)
+            for r in sorted(snap.files.values(), key=lambda r: r.source)
+        ]
+
+    # ----- writing -------------------------------------------------------------------
+
+    def missing_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` have no stored vector yet (those are the ones to embed)."""
+        wanted = list(dict.fromkeys(ids))
+        present: set[str] = set()
+        for i in range(0, len(wanted), self._batch):
+            batch = wanted[i:i + self._batch]
+            got = self._call(lambda b=batch: self._chunks.get(ids=b, include=[]))
+            present.update(got["ids"])
+        return set(wanted) - present
+
+    def add_vectors(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        """Store passages and their vectors; invisible to readers until a file lists them."""
+        for i in range(0, len(chunks), self._batch):
+            part = chunks[i:i + self._batch]
+            self._call(
+                lambda p=part, v=vectors[i:i + self._batch]: self._chunks.upsert(
+                    ids=[c.id for c in p],
+                    embeddings=[list(x) for x in v],
+                    documents=[c.text for c in p],
+                    metadatas=[c.metadata() for c in p],
+                )
+            )
+
+    def commit_file(self, source: str, sha256: str, title: str, chunks: Sequence[Chunk]) -> None:
+        """Publish ``source`` as made of ``chunks`` (whose vectors must already be stored)."""
+        occurrences = [
+            {"id": c.id, "start": c.start, "end": c.end, "page": c.page, "heading": c.heading}
+            for c in chunks
+        ]
+        self._call(
+            lambda: self._files.upsert(
+                ids=[_file_record_id(source)],
+                embeddings=[[1.0]],
+                documents=[json.dumps(occurrences)],
+                metadatas=[{"source": source, "sha256": sha256, "title": title,
+                            "chunks": len(chunks)}],
+            )
+        )
+        self._bump_generation()
+
+    def remove_file(self, source: str) -> bool:
+        """Unpublish ``source``; its passages go at the next :meth:`sweep`."""
+        rid = _file_record_id(source)
+        if not self._call(lambda: self._files.get(ids=[rid], include=[]))["ids"]:
+            return False
+        self._call(lambda: self._files.delete(ids=[rid]))
+        self._bump_generation()
+        return True
+
+    def sweep(self) -> int:
+        """Delete stored passages that no committed file lists; returns how many."""
+        records = self._all_records()
+        referenced = {c.id for r in records for c in r.chunks}
+        stored = self._call(lambda: self._chunks.get(include=[]))["ids"]
+        orphans = [cid for cid in stored if cid not in referenced]
+        for i in range(0, len(orphans), self._batch):
+            batch = orphans[i:i + self._batch]
+            self._call(lambda b=batch: self._chunks.delete(ids=b))
+        return len(orphans)
+
+    def vector_count(self) -> int:
+        """Number of stored passage vectors (committed or not)."""
+        return int(self._call(self._chunks.count))
+
+    # ----- internals -----------------------------------------------------------------
+
+    def _call(self, fn: Any) -> Any:
+        try:
+            return fn()
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"vector store error: {type(exc).__name__}: {exc}") from exc
+
+    def _generation(self) -> str:
+        got = self._call(lambda: self._files.get(ids=[GENERATION_ID], include=["metadatas"]))
+        if not got["ids"]:
+            return "empty"
+        return str(got["metadatas"][0]["generation"])
+
+    def _bump_generation(self) -> None:
+        self._call(
+            lambda: self._files.upsert(
+                ids=[GENERATION_ID], embeddings=[[1.0]], documents=[""],
+                metadatas=[{"generation": uuid.uuid4().hex}],
+            )
+        )
+
+    def _decode_record(self, document: str, meta: dict[str, Any]) -> FileRecord:
+        source = str(meta["source"])
+        title = str(meta.get("title", ""))
+        chunks = tuple(
+            Chunk(
+                id=o["id"], text="", source=source, title=title, start=o["start"],
+                end=o["end"], page=o.get("page"), heading=o.get("heading", ""),
+            )
+            for o in json.loads(document)
+        )
+        return FileRecord(source, str(meta["sha256"]), title, chunks)
+
+    def _all_records(self) -> list[FileRecord]:
+        got = self._call(lambda: self._files.get(include=["documents", "metadatas"]))
+        return [
+            self._decode_record(doc, meta)
+            for rid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            if rid != GENERATION_ID
+        ]
+
+    def _load_snapshot(self, generation: str) -> Snapshot:
+        records = sorted(self._all_records(), key=lambda r: r.source)
+        first: dict[str, Chunk] = {}
+        occurrences: dict[str, int] = {}
+        previous: dict[str, str] = {}
+        for record in records:
+            for i, c in enumerate(record.chunks):
+                occurrences[c.id] = occurrences.get(c.id, 0) + 1
+                if c.id in first:
+                    continue
+                first[c.id] = c
+                before = record.chunks[i - 1] if i else None
+                if before is not None and before.heading == c.heading and before.id != c.id:
+                    previous[c.id] = before.id
+        ids = sorted(first)
+        texts: dict[str, str] = {}
+        for i in range(0, len(ids), self._batch):
+            batch = ids[i:i + self._batch]
+            got = self._call(lambda b=batch: self._chunks.get(ids=b, include=["documents"]))
+            texts.update(zip(got["ids"], got["documents"], strict=True))
+        chunks = {
+            cid: Chunk(
+                id=cid, text=texts[cid], source=c.source, title=c.title, start=c.start,
+                end=c.end, page=c.page, heading=c.heading,
+            )
+            for cid, c in first.items()
+            if cid in texts
+        }
+        ordered = sorted(chunks)
+        return Snapshot(
+            generation=generation,
+            files={r.source: r for r in records},
+            chunks=chunks,
+            occurrences=occurrences,
+            previous={k: v for k, v in previous.items() if k in chunks and v in chunks},
+            lexical=LexicalIndex(ordered, [chunks[c].text for c in ordered]),
+        )
