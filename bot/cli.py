@@ -156,6 +156,38 @@ def remove(source: Annotated[Path, typer.Argument(help="A document's path, as in
     typer.echo(f"removed: {source}")
 
 
+@app.command()
+def web(
+    host: Annotated[str | None, typer.Option(help="Bind address (BOT_WEB_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (BOT_WEB_PORT).")] = None,
+) -> None:
+    """Serve the browser chat (http://127.0.0.1:7860 by default)."""
+    from bot.web import serve
+
+    settings = _settings(web_host=host, web_port=port)
+    serve(_bot(settings), settings)
+
+
+feedback_app = typer.Typer(help="Votes people gave answers in the web app.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("export")
+def feedback_export(
+    out: Annotated[Path, typer.Argument(help="JSONL file to write (eval case format).")],
+    vote: Annotated[str | None, typer.Option(help="Only 'up' or only 'down' votes.")] = None,
+) -> None:
+    """Write feedback as eval cases for `bot eval`; thumbs-down become regression cases."""
+    from bot.feedback import FeedbackStore
+
+    if vote not in (None, "up", "down"):
+        typer.secho("error: --vote must be 'up' or 'down'", fg="red", err=True)
+        raise typer.Exit(2)
+    store = FeedbackStore.in_data_dir(_settings().data_dir)
+    count = store.export(out, vote)  # type: ignore[arg-type]
+    typer.echo(f"wrote {count} cases to {out}")
+
+
 def main() -> None:
     """Entry point of the ``bot`` script."""
     app()

@@ -113,6 +113,75 @@ class Settings(BaseSettings):
     )
     llm_temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature.")
 
+    web_host: str = Field(
+        default="127.0.0.1",
+        description="Address the web app binds to; 127.0.0.1 keeps it on this machine, "
+        "0.0.0.0 exposes it to the network (set a password first).",
+    )
+    web_port: int = Field(default=7860, ge=1, le=65535, description="Port of the web app.")
+    web_max_upload_mb: float = Field(
+        default=20.0, gt=0, description="Largest file a person may upload in the web app, in MB."
+    )
+    web_password: SecretStr | None = Field(
+        default=None,
+        description="Shared password for the web app (any user name); unset means no login.",
+    )
+    web_read_only: bool = Field(
+        default=False,
+        description="Hide uploads and document removal in the web app (asking still works).",
+    )
+    web_examples: list[str] = Field(
+        default=[
+            "When was the US-Japan Security Treaty formed?",
+            "Who is Shigeru Ishiba?",
+            "What did Trump's 1987 newspaper advertisement criticize?",
+        ],
+        description="Example questions shown on an empty chat (a JSON list in the environment).",
+    )
+
+    slack_bot_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_BOT_TOKEN", "BOT_SLACK_BOT_TOKEN"),
+        description="Bot User OAuth Token of the Slack app (xoxb-...), from OAuth & Permissions.",
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_APP_TOKEN", "BOT_SLACK_APP_TOKEN"),
+        description="App-level token with connections:write (xapp-...); set it for Socket Mode.",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "BOT_SLACK_SIGNING_SECRET"),
+        description="Signing Secret from Basic Information; HTTP mode verifies requests with it.",
+    )
+    slack_mode: Literal["auto", "socket", "http"] = Field(
+        default="auto",
+        description="socket (needs SLACK_APP_TOKEN), http (needs SLACK_SIGNING_SECRET), or "
+        "auto: socket when an app token is set, else http.",
+    )
+    slack_host: str = Field(
+        default="127.0.0.1",
+        description="Address the HTTP-mode server binds to; 0.0.0.0 to accept outside traffic.",
+    )
+    slack_port: int = Field(
+        default=3000, ge=0, le=65535, description="Port of the HTTP-mode server."
+    )
+    slack_path: str = Field(
+        default="/slack/events",
+        description="Path of the Events API Request URL in HTTP mode.",
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/",
+        description="Base URL of the Slack Web API; change it only for a proxy.",
+    )
+    slack_history_messages: int = Field(
+        default=20, ge=0, le=200,
+        description="Earlier messages of a Slack thread passed to the bot as the conversation.",
+    )
+    slack_workers: int = Field(
+        default=4, ge=1, le=64, description="Slack questions answered at the same time."
+    )
+
     @field_validator("chunk_overlap")
     @classmethod
     def _overlap_below_size(cls, v: int, info: ValidationInfo) -> int:

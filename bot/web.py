@@ -1,0 +1,405 @@
+"""The browser chat (``bot web``): a Gradio front end over :class:`bot.service.Bot`.
+
+It only calls ``ask_stream``, ``ingest``, ``sources`` and ``remove`` and renders what they
+return (HTML in :mod:`bot.webview`). Conversation memory lives in per-session ``gr.State``,
+so two tabs hold two conversations; votes go to :class:`bot.feedback.FeedbackStore`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from bot import webview
+from bot.feedback import FeedbackStore, Vote
+from bot.guard import QuestionError
+from bot.loaders import SUPPORTED_SUFFIXES
+from bot.models import Answer, SourceInfo
+from bot.service import Bot
+from bot.settings import Settings
+from bot.store import StoreError
+
+log = logging.getLogger(__name__)
+
+UPLOAD_TYPES = [".txt", ".md", ".pdf", ".html", ".docx"]
+_UNSAFE_NAME = re.compile(r"[^\w.\- ()\[\]+,&']+", re.UNICODE)
+
+
+@dataclass
+class Session:
+    """One browser session's conversation: what is shown, and what the bot remembers."""
+
+    display: list[dict[str, str]] = field(default_factory=list)
+    history: list[dict[str, str]] = field(default_factory=list)
+    # Chat message index -> turn id, and turn id -> (answer, history before it).
+    turns: dict[int, str] = field(default_factory=dict)
+    answers: dict[str, tuple[Answer, list[dict[str, str]]]] = field(default_factory=dict)
+    votes: dict[str, str] = field(default_factory=dict)
+    last_voted: str = ""
+
+
+class ChatApp:
+    """Handlers of the page; :meth:`blocks` lays it out."""
+
+    def __init__(self, bot: Bot, settings: Settings, feedback: FeedbackStore) -> None:
+        self.bot = bot
+        self.settings = settings
+        self.feedback = feedback
+        self.uploads = settings.data_dir / "uploads"
+
+    # ----- asking ----------------------------------------------------------------------
+
+    def respond(
+        self, question: str, session: Session | None, backend: str, top_k: float,
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream one answer into the chat: pending bubble, streamed text, final answer."""
+        session = session or Session()
+        question = (question or "").strip()
+        if not question:
+            yield self._view(session, None, "")
+            return
+        session.display.append({"role": "user", "content": webview.user_message(question)})
+        session.display.append({"role": "assistant", "content": webview.pending()})
+        yield self._view(session, gr.update(), "")
+        answer: Answer | None = None
+        partial = ""
+        try:
+            events = self.bot.ask_stream(
+                question, list(session.history),
+                backend=backend if backend in self.bot.backends else None,
+                top_k=int(top_k) if top_k else None,
+            )
+            for event in events:
+                if isinstance(event, Answer):
+                    answer = event
+                else:
+                    partial += event
+                    session.display[-1]["content"] = webview.pending(partial)
+                    yield self._view(session, gr.update(), "")
+        except QuestionError as exc:
+            message = f"That question can't be taken: {exc}."
+        except StoreError as exc:
+            log.warning("store error while answering: %s", exc)
+            message = ("The document store can't be reached right now, so nothing could be "
+                       "looked up. Please try again in a moment.")
+        except ValueError as exc:
+            message = f"{exc}."
+        except Exception:
+            log.exception("unexpected error while answering")
+            message = "Something went wrong while answering; the details are in the server log."
+        if answer is None:
+            session.display[-1]["content"] = webview.error_message(message)
+            yield self._view(session, gr.update(), "")
+            return
+        turn = uuid.uuid4().hex[:12]
+        session.display[-1]["content"] = webview.answer_message(answer, f"t{turn}")
+        session.turns[len(session.display) - 1] = turn
+        session.answers[turn] = (answer, list(session.history))
+        session.history += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer.text},
+        ]
+        yield self._view(session, webview.sources_panel(answer), "")
+
+    def _view(self, session: Session, panel: Any, box: str) -> tuple[Any, ...]:
+        return session, list(session.display), panel if panel is not None else gr.update(), box
+
+    def reset(self) -> tuple[Any, ...]:
+        """A new, empty conversation for this session."""
+        return Session(), [], webview.sources_panel(None), "", gr.update(visible=False)
+
+    # ----- feedback --------------------------------------------------------------------
+
+    def vote(self, session: Session | None, data: gr.LikeData, request: gr.Request
+             ) -> tuple[Any, ...]:
+        """Store a thumbs up/down on the answer it was given to."""
+        session = session or Session()
+        index = data.index if isinstance(data.index, int) else data.index[0]
+        turn = session.turns.get(index)
+        if turn is None or turn not in session.answers:
+            return session, webview.status([("warn", "That message can't be rated.")]), \
+                gr.update(visible=False)
+        answer, history = session.answers[turn]
+        try:
+            if data.liked is True or data.liked is False:
+                vote: Vote = "up" if data.liked else "down"
+                self.feedback.record(turn, vote, answer, history,
+                                     session=getattr(request, "session_hash", "") or "")
+                session.votes[turn] = vote
+                session.last_voted = turn
+                thanks = "Thanks, noted as helpful." if vote == "up" else (
+                    "Thanks, noted as not helpful. What should the answer have been? "
+                    "(optional, below)")
+                return session, webview.status([("ok", thanks)]), \
+                    gr.update(visible=vote == "down", value="")
+            self.feedback.withdraw(turn)
+            session.votes.pop(turn, None)
+            return session, webview.status([("ok", "Vote withdrawn.")]), gr.update(visible=False)
+        except Exception:
+            log.exception("could not store feedback")
+            return session, webview.status([("error", "The vote could not be saved.")]), \
+                gr.update()
+
+    def note(self, session: Session | None, text: str) -> tuple[Any, ...]:
+        """Attach the expected answer to the last thumbs-down."""
+        session = session or Session()
+        if not text.strip() or not session.last_voted:
+            return webview.status([("warn", "Nothing to save.")]), gr.update()
+        self.feedback.comment(session.last_voted, text)
+        return webview.status([("ok", "Thanks, your note was saved.")]), \
+            gr.update(visible=False, value="")
+
+    # ----- documents -------------------------------------------------------------------
+
+    def documents(self) -> tuple[Any, Any]:
+        """The documents table and the choices of the remove menu."""
+        try:
+            items = self.bot.sources()
+        except StoreError as exc:
+            log.warning("store error while listing documents: %s", exc)
+            return webview.status([("error", "The document store can't be reached right "
+                                    "now.")]), gr.update(choices=[])
+        return webview.documents_table(items), gr.update(choices=_choices(items), value=None)
+
+    def upload(
+        self, files: list[str] | None, progress: gr.Progress = gr.Progress()  # noqa: B008
+    ) -> tuple[Any, ...]:
+        """Check, store and ingest uploaded files, with a progress bar."""
+        lines: list[tuple[str, str]] = []
+        staged: list[tuple[Path, Path | None]] = []
+        limit = self.settings.web_max_upload_mb
+        for raw in files or []:
+            src = Path(raw)
+            name = safe_name(src.name)
+            suffix = Path(name).suffix.lower()
+            if suffix not in SUPPORTED_SUFFIXES:
+                lines.append(("error", f"{name}: {suffix or 'files without an extension'} "
+                              "is not supported; upload .txt, .md, .pdf, .html or .docx."))
+                continue
+            size = src.stat().st_size
+            if size > limit * 1024 * 1024:
+                lines.append(("error", f"{name}: {size / 1e6:.1f} MB is over the upload limit "
+                              f"of {limit:g} MB; nothing was changed."))
+                continue
+            staged.append(self._stage(src, name))
+        if not staged:
+            lines = lines or [("warn", "Choose one or more files first.")]
+            return (webview.status(lines), *self.documents(), None)
+        progress(0, desc="Indexing…")
+
+        def tick(done: int, total: int, current: str) -> None:
+            label = f"Indexing {Path(current).name}" if current else "Finishing…"
+            progress((done, total), desc=label, unit="files")
+
+        try:
+            report = self.bot.ingest([p for p, _ in staged], progress=tick)
+        except StoreError as exc:
+            log.warning("store error during upload: %s", exc)
+            for path, backup in staged:
+                _restore(path, backup)
+            lines.append(("error", "The document store can't be reached right now; nothing "
+                          "was added."))
+            return (webview.status(lines), *self.documents(), None)
+        by_source = {f.source: f for f in report.files}
+        for path, backup in staged:
+            result = by_source.get(str(path.resolve()))
+            if result is None or result.status in ("failed", "skipped"):
+                _restore(path, backup)
+                why = result.message if result else "it could not be read"
+                lines.append(("error", f"{path.name}: not added: {why}."))
+                continue
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+            verb = {"added": "added", "updated": "updated", "unchanged": "already indexed"}.get(
+                result.status, result.status)
+            lines.append(("ok", f"{path.name}: {verb} ({result.chunks} chunks)."))
+        return (webview.status(lines), *self.documents(), None)
+
+    def _stage(self, src: Path, name: str) -> tuple[Path, Path | None]:
+        # A replaced upload keeps a backup until its new version is ingested.
+        self.uploads.mkdir(parents=True, exist_ok=True)
+        target = self.uploads / name
+        backup = None
+        if target.exists():
+            backup = target.with_name(f".{target.name}.previous")
+            target.replace(backup)
+        tmp = target.with_name(f".{target.name}.part")
+        shutil.copyfile(src, tmp)
+        tmp.replace(target)
+        return target, backup
+
+    def remove(self, source: str | None) -> tuple[Any, ...]:
+        """Remove one document from the index (and its uploaded copy)."""
+        if not source:
+            return (webview.status([("warn", "Choose a document to remove.")]),
+                    *self.documents())
+        try:
+            removed = self.bot.remove(source)
+        except StoreError as exc:
+            log.warning("store error during removal: %s", exc)
+            return (webview.status([("error", "The document store can't be reached right now; "
+                                     "nothing was removed.")]), *self.documents())
+        path = Path(source)
+        if removed and path.parent == self.uploads.resolve():
+            path.unlink(missing_ok=True)
+        message = ("ok", f"{path.name}: removed.") if removed else (
+            "warn", f"{path.name} was not indexed.")
+        return (webview.status([message]), *self.documents())
+
+    # ----- layout ----------------------------------------------------------------------
+
+    def blocks(self) -> gr.Blocks:
+        """The page."""
+        settings = self.settings
+        backends = list(self.bot.backends)
+        default_backend = (
+            settings.answer_backend if settings.answer_backend in backends else backends[0]
+        )
+        with gr.Blocks(title="Document Q&A", fill_width=True) as demo:
+            session = gr.State(Session())
+            gr.Markdown(
+                "## Document Q&A\nAnswers come only from the indexed documents. Each sentence "
+                "carries **[n]** markers: click one to open the passage it comes from. When the "
+                "documents don't say, the bot says so."
+            )
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=420):
+                    chat = gr.Chatbot(
+                        label="Conversation", elem_id="dq-chat", height=560,
+                        sanitize_html=True, allow_tags=False, latex_delimiters=[],
+                        line_breaks=False, feedback_options=("Like", "Dislike"),
+                        placeholder="**Ask something about your documents.**<br>"
+                        "Try one of the examples below.",
+                        examples=[{"text": q} for q in settings.web_examples] or None,
+                        buttons=["copy"],
+                    )
+                    with gr.Row():
+                        box = gr.Textbox(
+                            placeholder="Ask a question about the documents…", show_label=False,
+                            scale=5, elem_id="dq-question", max_lines=6, autofocus=True,
+                        )
+                        send = gr.Button("Ask", variant="primary", scale=1, elem_id="dq-ask")
+                    with gr.Row():
+                        clear = gr.Button("New conversation", size="sm", elem_id="dq-new")
+                    vote_status = gr.HTML("", elem_id="dq-vote-status")
+                    with gr.Row(visible=False) as note_row:
+                        note = gr.Textbox(
+                            label="What should the answer have been? (optional)", scale=5,
+                            elem_id="dq-note",
+                        )
+                        save_note = gr.Button("Save note", scale=1, size="sm")
+                with gr.Column(scale=2, min_width=320):
+                    with gr.Tab("Sources"):
+                        panel = gr.HTML(webview.sources_panel(None), elem_id="dq-sources")
+                    with gr.Tab("Documents", elem_id="dq-documents-tab"):
+                        docs = gr.HTML(elem_id="dq-docs")
+                        remove_pick = gr.Dropdown(
+                            label="Remove a document", choices=[], value=None,
+                            visible=not settings.web_read_only, elem_id="dq-remove-pick",
+                        )
+                        remove_btn = gr.Button("Remove", size="sm", variant="stop",
+                                               visible=not settings.web_read_only,
+                                               elem_id="dq-remove")
+                        if not settings.web_read_only:
+                            files = gr.File(
+                                label=f"Upload documents (.txt .md .pdf .html .docx, up to "
+                                f"{settings.web_max_upload_mb:g} MB each)",
+                                file_count="multiple", file_types=UPLOAD_TYPES,
+                                elem_id="dq-upload",
+                            )
+                            index_btn = gr.Button("Add to the index", variant="primary",
+                                                  elem_id="dq-index")
+                        upload_status = gr.HTML("", elem_id="dq-upload-status")
+                    with gr.Tab("Settings", elem_id="dq-settings-tab"):
+                        backend = gr.Radio(
+                            backends, value=default_backend, label="Answer backend",
+                            info="openai appears when an OpenAI-compatible endpoint is "
+                            "configured (OPENAI_BASE_URL).", elem_id="dq-backend",
+                        )
+                        top_k = gr.Slider(1, 20, value=settings.top_k, step=1,
+                                          label="Passages retrieved (top-k)", elem_id="dq-topk")
+
+            ask_args: dict[str, Any] = {
+                "fn": self.respond, "inputs": [box, session, backend, top_k],
+                "outputs": [session, chat, panel, box], "concurrency_limit": 4,
+                "show_progress": "hidden",
+            }
+            box.submit(**ask_args)
+            send.click(**ask_args)
+            chat.example_select(_example_text, None, box).then(**ask_args)
+            clear.click(self.reset, None, [session, chat, panel, vote_status, note_row])
+            chat.like(self.vote, [session], [session, vote_status, note_row])
+            save_note.click(self.note, [session, note], [vote_status, note_row])
+            demo.load(self.documents, None, [docs, remove_pick])
+            if not settings.web_read_only:
+                index_btn.click(self.upload, [files], [upload_status, docs, remove_pick, files],
+                                concurrency_limit=1)
+                remove_btn.click(self.remove, [remove_pick], [upload_status, docs, remove_pick],
+                                 concurrency_limit=1)
+        return demo
+
+
+def _example_text(data: gr.SelectData) -> str:
+    value = data.value
+    return str(value.get("text", "")) if isinstance(value, dict) else str(value)
+
+
+def _choices(items: list[SourceInfo]) -> list[tuple[str, str]]:
+    return [(Path(s.source).name, s.source) for s in sorted(items, key=lambda s: s.source)]
+
+
+def _restore(path: Path, backup: Path | None) -> None:
+    path.unlink(missing_ok=True)
+    if backup is not None:
+        backup.replace(path)
+
+
+def safe_name(name: str) -> str:
+    """A file name for an upload: no folders, control characters or hidden-file dot."""
+    base = Path(name.replace("\\", "/").replace("\x00", "")).name
+    cleaned = _UNSAFE_NAME.sub("_", base).strip(" .") or "upload"
+    stem, suffix = Path(cleaned).stem, Path(cleaned).suffix
+    if len(suffix) > 10:
+        stem, suffix = cleaned, ""
+    return (stem[: 120] or "upload") + suffix
+
+
+def build_app(bot: Bot, settings: Settings, feedback: FeedbackStore | None = None) -> gr.Blocks:
+    """The Gradio Blocks app over ``bot``."""
+    store = feedback or FeedbackStore.in_data_dir(settings.data_dir)
+    return ChatApp(bot, settings, store).blocks()
+
+
+def launch_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for ``Blocks.launch``: bind address, login, limits, look."""
+    options: dict[str, Any] = {
+        "server_name": settings.web_host,
+        "server_port": settings.web_port,
+        "max_file_size": f"{settings.web_max_upload_mb:g}mb",
+        "show_error": False,
+        "footer_links": [],
+        "theme": gr.themes.Soft(),
+        "css": webview.CSS,
+        "js": webview.JS,
+    }
+    if settings.web_password is not None:
+        secret = settings.web_password.get_secret_value().encode()
+        options["auth"] = lambda _user, password: hmac.compare_digest(password.encode(), secret)
+        options["auth_message"] = "This chat is protected by a shared password (any user name)."
+    return options
+
+
+def serve(bot: Bot, settings: Settings) -> None:
+    """Run the web app until interrupted."""
+    app = build_app(bot, settings)
+    app.queue(default_concurrency_limit=4)
+    app.launch(**launch_options(settings))

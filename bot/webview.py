@@ -1,0 +1,270 @@
+"""HTML for the browser chat: answers with clickable citations, passages, document lists.
+
+Every piece of document or user text is escaped here, so a document holding ``<script>`` or
+markup shows up as text. The chat renders messages as Markdown; each message is one HTML
+block without blank lines, which Markdown passes through untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from pathlib import Path
+
+from bot.models import Answer, Chunk, SourceInfo
+
+_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+# Characters Markdown would still read inside text (``$`` is for LaTeX in some renderers).
+_MARKDOWN_ACTIVE = str.maketrans({"$": "&#36;", "\\": "&#92;", "`": "&#96;", "*": "&#42;",
+                                  "_": "&#95;", "~": "&#126;", "|": "&#124;"})
+
+
+def text(value: str) -> str:
+    """Escape ``value`` for HTML, keep its line breaks, and defuse Markdown characters."""
+    escaped = escape(value, quote=True).translate(_MARKDOWN_ACTIVE)
+    return escaped.replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def user_message(question: str) -> str:
+    """A question as the person typed it."""
+    return f'<div class="dq-user">{text(question)}</div>'
+
+
+def pending(partial: str = "") -> str:
+    """The assistant bubble while an answer is on its way."""
+    if not partial:
+        return '<div class="dq-pending">Searching the documents…</div>'
+    return f'<div class="dq-pending dq-streaming">{text(partial)}</div>'
+
+
+def error_message(message: str) -> str:
+    """A readable error in place of an answer."""
+    return (
+        f'<div class="dq-error" role="alert"><strong>⚠ {text(message)}</strong></div>'
+    )
+
+
+def highlight(passage: str, quote: str) -> str:
+    """The passage as HTML with the supporting sentence marked, if it can be found."""
+    if quote:
+        at = passage.find(quote)
+        if at < 0:
+            at, length = _loose_find(passage, quote)
+        else:
+            length = len(quote)
+        if at >= 0:
+            return (
+                text(passage[:at]) + '<mark class="dq-support">'
+                + text(passage[at:at + length]) + "</mark>" + text(passage[at + length:])
+            )
+    return text(passage)
+
+
+def _loose_find(passage: str, quote: str) -> tuple[int, int]:
+    # The quote may differ from the passage in whitespace only (sentence splitting folds it).
+    words = quote.split()
+    if not words:
+        return -1, 0
+    pattern = r"\s+".join(re.escape(w) for w in words)
+    found = re.search(pattern, passage)
+    return (found.start(), found.end() - found.start()) if found else (-1, 0)
+
+
+def _where(chunk: Chunk) -> str:
+    return f"{chunk.source_name} · {chunk.location}"
+
+
+def _groups(answer: Answer) -> list[tuple[list[int], Chunk, str]]:
+    """Citations grouped by passage, so a passage cited twice is listed once."""
+    groups: dict[str, tuple[list[int], Chunk, str]] = {}
+    for c in answer.citations:
+        key = c.chunk.id
+        if key in groups:
+            groups[key][0].append(c.n)
+        else:
+            groups[key] = ([c.n], c.chunk, c.quote)
+    return list(groups.values())
+
+
+def _passage(anchor: str, numbers: list[int], chunk: Chunk, quote: str, open_: bool) -> str:
+    label = "".join(f"[{n}]" for n in numbers) if numbers else "•"
+    return (
+        f'<details class="dq-passage" id="{escape(anchor)}"{" open" if open_ else ""}>'
+        f'<summary><span class="dq-n">{label}</span> '
+        f'<span class="dq-file">{text(chunk.source_name)}</span> '
+        f'<span class="dq-loc">{text(chunk.location)}</span></summary>'
+        f'<div class="dq-ptext">{highlight(chunk.text, quote)}</div></details>'
+    )
+
+
+def _link_markers(answer_text: str, turn: str, anchors: dict[int, str], titles: dict[int, str]
+                  ) -> str:
+    out: list[str] = []
+    last = 0
+    for m in _MARKER.finditer(answer_text):
+        out.append(text(answer_text[last:m.start()]))
+        for raw in m.group(1).split(","):
+            n = int(raw)
+            if n in anchors:
+                out.append(
+                    f'<a class="dq-cite" href="#{escape(anchors[n])}" data-n="{n}" '
+                    f'title="{text(titles[n])}">[{n}]</a>'
+                )
+        last = m.end()
+    out.append(text(answer_text[last:]))
+    return "".join(out)
+
+
+def answer_message(answer: Answer, turn: str) -> str:
+    """The assistant bubble for a finished answer (or refusal)."""
+    notes = "".join(f'<div class="dq-note">ⓘ {text(n)}</div>' for n in answer.notes)
+    if answer.refused:
+        closest = "".join(
+            _passage(f"{turn}-c{i}", [], s.chunk, "", False)
+            for i, s in enumerate(_distinct(answer)[:3])
+        )
+        offer = (
+            '<div class="dq-closest-head">Closest passages in the documents:</div>' + closest
+            if closest else ""
+        )
+        return (
+            '<div class="dq-refusal" role="status"><div class="dq-refusal-head">'
+            f'<span aria-hidden="true">⊘</span> {text(answer.text)}</div>'
+            '<div class="dq-refusal-sub">The indexed documents do not support an answer to '
+            f"this question.</div>{notes}{offer}</div>"
+        )
+    groups = _groups(answer)
+    anchors: dict[int, str] = {}
+    titles: dict[int, str] = {}
+    for numbers, chunk, _ in groups:
+        for n in numbers:
+            anchors[n] = f"{turn}-p{numbers[0]}"
+            titles[n] = _where(chunk)
+    body = _link_markers(answer.text, turn, anchors, titles)
+    passages = "".join(
+        _passage(f"{turn}-p{numbers[0]}", numbers, chunk, quote, False)
+        for numbers, chunk, quote in groups
+    )
+    cites = (
+        f'<div class="dq-cites"><div class="dq-cites-head">Sources</div>{passages}</div>'
+        if passages else ""
+    )
+    return f'<div class="dq-answer"><div class="dq-text">{body}</div>{notes}{cites}</div>'
+
+
+def _distinct(answer: Answer) -> list:
+    seen: set[str] = set()
+    out = []
+    for s in answer.retrieved:
+        key = " ".join(s.chunk.text.split())
+        if s.chunk.id in seen or key in seen:
+            continue
+        seen |= {s.chunk.id, key}
+        out.append(s)
+    return out
+
+
+def sources_panel(answer: Answer | None) -> str:
+    """The side panel: every passage the last answer cites (or the closest, after a refusal)."""
+    if answer is None:
+        return ('<div class="dq-panel-empty">Ask a question: the passages an answer cites '
+                "show up here, with the supporting sentence highlighted.</div>")
+    if answer.refused:
+        items = _distinct(answer)[:5]
+        if not items:
+            return '<div class="dq-panel-empty">No passage came close to this question.</div>'
+        body = "".join(
+            _passage(f"panel-c{i}", [], s.chunk, "", True) for i, s in enumerate(items)
+        )
+        return f'<div class="dq-panel-head">Closest passages (no answer given)</div>{body}'
+    groups = _groups(answer)
+    body = "".join(
+        _passage(f"panel-p{numbers[0]}", numbers, chunk, quote, True)
+        for numbers, chunk, quote in groups
+    )
+    return f'<div class="dq-panel-head">Passages cited by the last answer</div>{body}'
+
+
+def documents_table(items: list[SourceInfo], uploads_dir: Path | None = None) -> str:
+    """The indexed documents with their passage counts."""
+    if not items:
+        return ('<div class="dq-panel-empty">No documents are indexed yet. Upload some, or run '
+                "<code>bot ingest PATH</code>.</div>")
+    rows = "".join(
+        f"<tr><td title=\"{text(s.source)}\">{text(Path(s.source).name)}</td>"
+        f'<td class="dq-num">{s.chunks}</td></tr>'
+        for s in sorted(items, key=lambda s: Path(s.source).name.lower())
+    )
+    total = sum(s.chunks for s in items)
+    return (
+        '<table class="dq-docs"><thead><tr><th>Document</th><th class="dq-num">Chunks</th>'
+        f"</tr></thead><tbody>{rows}</tbody><tfoot><tr><td>{len(items)} documents</td>"
+        f'<td class="dq-num">{total}</td></tr></tfoot></table>'
+    )
+
+
+def status(lines: list[tuple[str, str]]) -> str:
+    """A list of (kind, message) lines; kind is ok, warn or error."""
+    return "".join(f'<div class="dq-status dq-s-{kind}">{text(msg)}</div>' for kind, msg in lines)
+
+
+CSS = """
+.dq-user { white-space: normal; }
+.dq-pending { color: var(--body-text-color-subdued); font-style: italic; }
+.dq-streaming { font-style: normal; }
+.dq-error { border-left: 4px solid #d33; background: rgba(221, 51, 51, .08);
+  padding: .5em .75em; border-radius: 4px; }
+.dq-refusal { border: 1px dashed #b7791f; background: rgba(183, 121, 31, .08);
+  padding: .6em .8em; border-radius: 6px; }
+.dq-refusal-head { font-weight: 600; color: #975a16; }
+.dark .dq-refusal-head { color: #f6ad55; }
+.dq-refusal-sub { font-size: .9em; opacity: .8; margin: .2em 0 .4em; }
+.dq-closest-head, .dq-cites-head, .dq-panel-head { font-size: .8em; text-transform: uppercase;
+  letter-spacing: .04em; opacity: .7; margin: .6em 0 .3em; }
+.dq-note { font-size: .85em; opacity: .8; margin-top: .4em; }
+a.dq-cite { text-decoration: none; font-weight: 600; font-size: .85em; padding: 0 .15em;
+  border-radius: 3px; background: rgba(59, 130, 246, .12); cursor: pointer; }
+a.dq-cite:hover { background: rgba(59, 130, 246, .3); }
+details.dq-passage { border: 1px solid var(--border-color-primary); border-radius: 6px;
+  margin: .3em 0; padding: .2em .6em; background: var(--background-fill-secondary); }
+details.dq-passage summary { cursor: pointer; font-size: .85em; }
+details.dq-passage.dq-flash { box-shadow: 0 0 0 3px rgba(59, 130, 246, .5); }
+.dq-n { font-weight: 700; }
+.dq-file { font-weight: 600; }
+.dq-loc { opacity: .7; }
+.dq-ptext { font-size: .9em; line-height: 1.45; margin: .4em 0; white-space: normal; }
+mark.dq-support { background: #fde68a; color: inherit; padding: 0 .1em; border-radius: 2px; }
+.dark mark.dq-support { background: #854d0e; }
+.dq-panel-empty { opacity: .7; font-size: .9em; padding: .5em 0; }
+table.dq-docs { width: 100%; font-size: .9em; border-collapse: collapse; }
+table.dq-docs td, table.dq-docs th { padding: .25em .4em;
+  border-bottom: 1px solid var(--border-color-primary); text-align: left; }
+table.dq-docs .dq-num { text-align: right; }
+table.dq-docs tfoot td { font-weight: 600; }
+.dq-status { font-size: .9em; margin: .15em 0; }
+.dq-s-ok { color: #15803d; }
+.dq-s-warn { color: #b45309; }
+.dq-s-error { color: #dc2626; }
+#dq-sources { max-height: 70vh; overflow-y: auto; }
+footer { display: none !important; }
+"""
+
+# A click on an [n] marker opens its passage in the same message and scrolls to it.
+JS = """
+() => {
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest ? event.target.closest('a.dq-cite') : null;
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const id = decodeURIComponent((link.getAttribute('href') || '').slice(1));
+    const scope = link.closest('.dq-answer') || document;
+    const target = scope.querySelector('[id="' + CSS.escape(id) + '"]');
+    if (!target) return;
+    target.open = true;
+    target.scrollIntoView({block: 'nearest', behavior: 'smooth'});
+    target.classList.add('dq-flash');
+    setTimeout(() => target.classList.remove('dq-flash'), 1600);
+  }, true);
+}
+"""
