@@ -48,7 +48,7 @@ def expected_type(question: str) -> str | None:
     """What kind of answer the question asks for: date, number, name, place, or None."""
     q = question.lower()
     if re.search(
-        r"\b(when|what year|which year|what date|what day|what century|how long ago)\b", q
+        r"\b(when|what year|which year|date|what day|what century|how long ago)\b", q
     ):
         return "date"
     if re.search(

@@ -90,7 +90,7 @@ def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
             return re.sub(re.escape(old_subject), new_subject, last, count=1, flags=re.IGNORECASE)
         return question
 
-    if not _PRONOUN.search(question) or topic_of(question):
+    if not _PRONOUN.search(question) or _names(question):
         return question
     subject = topic_of(last)
     if subject is None:

@@ -131,7 +131,9 @@ def blocks_from_plain_text(text: str, markdown: bool = False) -> list[Block]:
         md = _MD_HEADING.match(stripped) if markdown else None
         next_line = lines[i + 1].strip() if i + 1 < len(lines) else ""
         is_heading = md is not None or (
-            not markdown and start is None and next_line != "" and _looks_like_heading(stripped)
+            not markdown and start is None and next_line != ""
+            # A following line in lower case continues a hard-wrapped sentence.
+            and not next_line[:1].islower() and _looks_like_heading(stripped)
         )
         if is_heading:
             if start is not None:

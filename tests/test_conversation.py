@@ -1,0 +1,45 @@
+"""Follow-ups are rewritten into standalone questions without an LLM."""
+
+from __future__ import annotations
+
+from bot.conversation import condense, topic_of
+
+
+def _turns(*pairs: tuple[str, str]) -> list[dict[str, str]]:
+    out = []
+    for question, answer in pairs:
+        out += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    return out
+
+
+def test_no_history_leaves_the_question_alone() -> None:
+    assert condense("When was he born?", []) == "When was he born?"
+
+
+def test_pronouns_take_the_previous_subject() -> None:
+    history = _turns(("Who is Ada Lovelace?", "A mathematician."))
+    assert condense("When was she born?", history) == "When was Ada Lovelace born?"
+    assert condense("What was her best known work?", history) == (
+        "What was Ada Lovelace's best known work?"
+    )
+
+
+def test_elliptical_follow_up_reuses_the_previous_question() -> None:
+    history = _turns(("When was Marie Curie born?", "In 1867."))
+    assert condense("What about Pierre Curie?", history) == "When was Pierre Curie born?"
+
+
+def test_chains_of_follow_ups_resolve_through_earlier_turns() -> None:
+    history = _turns(("Who is Ada Lovelace?", "..."), ("Where did she live?", "..."))
+    assert condense("When did she die?", history) == "When did Ada Lovelace die?"
+
+
+def test_a_question_naming_its_own_subject_is_kept() -> None:
+    history = _turns(("Who is Ada Lovelace?", "..."))
+    question = "Did Charles Babbage work with her?"
+    assert condense(question, history) == question
+
+
+def test_topic_of_finds_names_and_possessives() -> None:
+    assert topic_of("What did Alan Turing's paper say?") == "Alan Turing"
+    assert topic_of("Tell me about the treaty") == "the treaty"

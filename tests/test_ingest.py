@@ -1,0 +1,169 @@
+"""Ingest is incremental by content hash, deduplicates passages, and never half-commits."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.service import Bot
+from tests.conftest import CORPUS
+
+ARTICLE = CORPUS / "us-japan-alliance.txt"
+
+
+def _corpus_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copy(ARTICLE, folder / "article.txt")
+    return folder
+
+
+def _lexical_ids(bot: Bot) -> set[str]:
+    return set(bot.store.snapshot().lexical.ids)
+
+
+def test_reingest_of_unchanged_corpus_embeds_nothing(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    folder = _corpus_copy(tmp_path)
+    bot = make_bot()
+    first = bot.ingest([folder])
+    assert first.count("added") == 1 and first.embedded > 0
+    again = bot.ingest([folder])
+    assert again.count("unchanged") == 1
+    assert again.embedded == 0
+
+
+def test_repeated_paragraph_is_stored_and_retrieved_once(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    folder = _corpus_copy(tmp_path)
+    shutil.copy(ARTICLE, folder / "same-article-again.txt")
+    bot = make_bot()
+    bot.ingest([folder])
+    snap = bot.store.snapshot()
+    texts = [c.text for c in snap.chunks.values()]
+    repeated = "The U.S.-Japan alliance has been a cornerstone of Japan’s foreign policy"
+    assert sum(t.startswith(repeated) for t in texts) == 1
+    assert bot.store.vector_count() == len(snap.chunks)
+    hits = bot.retriever.retrieve("cornerstone of Japan's foreign policy for decades", top_k=5)
+    assert sum(h.chunk.text.startswith(repeated) for h in hits) == 1
+    answer = bot.ask("What has been a cornerstone of Japan's foreign policy for decades?")
+    cited = [c.chunk.id for c in answer.citations]
+    assert len(cited) == len(set(cited))
+
+
+def test_changed_file_replaces_its_old_passages(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    doc = folder / "plan.txt"
+    doc.write_text("The launch is planned for March 2031 in Lisbon.\n", encoding="utf-8")
+    bot = make_bot()
+    bot.ingest([folder])
+    doc.write_text("The launch was moved to October 2032 in Porto.\n", encoding="utf-8")
+    report = bot.ingest([folder])
+    assert report.count("updated") == 1
+    texts = [c.text for c in bot.store.snapshot().chunks.values()]
+    assert texts == ["The launch was moved to October 2032 in Porto."]
+    assert bot.store.vector_count() == 1
+    assert len(_lexical_ids(bot)) == 1
+    answer = bot.ask("Where is the launch?")
+    assert "Porto" in answer.text and "Lisbon" not in answer.text
+
+
+def test_prune_removes_files_that_are_gone(make_bot: Callable[..., Bot], tmp_path: Path) -> None:
+    folder = _corpus_copy(tmp_path)
+    extra = folder / "extra.md"
+    extra.write_text("# Extra\n\nThe lighthouse keeper counted 412 ships.\n", encoding="utf-8")
+    bot = make_bot()
+    bot.ingest([folder])
+    extra.unlink()
+    kept = bot.ingest([folder])
+    assert len(bot.sources()) == 2 and kept.count("removed") == 0
+    report = bot.ingest([folder], prune=True)
+    assert report.count("removed") == 1
+    assert [Path(s.source).name for s in bot.sources()] == ["article.txt"]
+    assert all("lighthouse" not in c.text for c in bot.store.snapshot().chunks.values())
+    assert _lexical_ids(bot) == set(bot.store.snapshot().chunks)
+
+
+def test_failure_mid_file_keeps_the_previous_version(
+    make_bot: Callable[..., Bot], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    doc = folder / "facts.txt"
+    doc.write_text("The bridge is 310 metres long.\n", encoding="utf-8")
+    bot = make_bot()
+    bot.ingest([folder])
+    doc.write_text("The bridge is 310 metres long.\nIt opened to traffic in 1998.\n",
+                   encoding="utf-8")
+
+    def broken(texts: list[str]) -> list[list[float]]:
+        raise RuntimeError("embedding backend crashed")
+
+    monkeypatch.setattr(bot.embedder, "embed_documents", broken)
+    report = bot.ingest([folder])
+    assert report.count("failed") == 1
+    assert "embedding backend crashed" in report.failed[0].message
+    texts = [c.text for c in bot.store.snapshot().chunks.values()]
+    assert texts == ["The bridge is 310 metres long."]
+    monkeypatch.undo()
+    assert bot.ingest([folder]).count("updated") == 1
+    assert len(bot.store.snapshot().chunks) == 2
+
+
+def test_bad_files_fail_alone_and_nothing_stored_is_lost(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    folder = _corpus_copy(tmp_path)
+    bot = make_bot()
+    bot.ingest([folder])
+    before = set(bot.store.snapshot().chunks)
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "binary.txt").write_bytes(bytes(range(256)) * 4)
+    (folder / "bad.pdf").write_bytes(b"%PDF-1.7 truncated")
+    (folder / "table.csv").write_text("a,b\n", encoding="utf-8")
+    (folder / "good.md").write_text("# Good\n\nA new and valid note.\n", encoding="utf-8")
+    report = bot.ingest([folder])
+    failed = {Path(f.source).name: f.message for f in report.failed}
+    assert set(failed) == {"empty.txt", "binary.txt", "bad.pdf"}
+    assert "empty" in failed["empty.txt"] and "binary" in failed["binary.txt"]
+    assert [Path(f.source).name for f in report.files if f.status == "skipped"] == ["table.csv"]
+    assert report.count("added") == 1
+    after = set(bot.store.snapshot().chunks)
+    assert before < after
+
+
+def test_lexical_index_follows_the_store_across_instances(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    folder = _corpus_copy(tmp_path)
+    writer = make_bot()
+    reader = make_bot()
+    assert reader.retriever.retrieve("Nippon Steel") == []
+    writer.ingest([folder])
+    hits = reader.retriever.retrieve("Nippon Steel acquisition of US Steel")
+    assert hits and "Nippon Steel" in hits[0].chunk.text
+    assert _lexical_ids(reader) == set(reader.store.snapshot().chunks)
+    writer.remove(str((folder / "article.txt").resolve()))
+    assert reader.retriever.retrieve("Nippon Steel") == []
+
+
+def test_symlink_outside_folder_is_not_followed(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    outside = tmp_path / "private.txt"
+    outside.write_text("Private note that must stay out.\n", encoding="utf-8")
+    folder = _corpus_copy(tmp_path)
+    (folder / "link.txt").symlink_to(outside)
+    bot = make_bot()
+    report = bot.ingest([folder])
+    skipped = [f for f in report.files if f.status == "skipped"]
+    assert len(skipped) == 1 and "outside" in skipped[0].message
+    assert all("Private note" not in c.text for c in bot.store.snapshot().chunks.values())
