@@ -188,6 +188,26 @@ def feedback_export(
     typer.echo(f"wrote {count} cases to {out}")
 
 
+@app.command()
+def slack(
+    mode: Annotated[str | None, typer.Option(help="socket, http or auto (BOT_SLACK_MODE).")]
+    = None,
+    host: Annotated[str | None, typer.Option(help="HTTP mode bind address (BOT_SLACK_HOST).")]
+    = None,
+    port: Annotated[int | None, typer.Option(help="HTTP mode port (BOT_SLACK_PORT).")] = None,
+) -> None:
+    """Answer questions in Slack threads (setup: docs/slack.md)."""
+    from bot.slack import SlackSetupError, resolve_mode, run
+
+    settings = _settings(slack_mode=mode, slack_host=host, slack_port=port)
+    try:
+        resolve_mode(settings)  # missing tokens fail here, before the model loads
+        run(_bot(settings), settings)
+    except SlackSetupError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
 def main() -> None:
     """Entry point of the ``bot`` script."""
     app()

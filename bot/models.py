@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 REFUSAL = "I can't answer that from the documents."
+# Slack rejects a section block whose text is longer than this.
+SLACK_SECTION_CHARS = 3000
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,8 @@ class Answer:
         if self.refused:
             text = f":no_entry_sign: *{self.text}*"
         blocks: list[dict[str, Any]] = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(text)}}
+            {"type": "section", "text": {"type": "mrkdwn", "text": part}}
+            for part in _split(_slack_escape(text), SLACK_SECTION_CHARS)
         ]
         for note in self.notes:
             blocks.append(
@@ -233,6 +236,17 @@ class SourceInfo:
 def _shorten(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _split(text: str, limit: int) -> list[str]:
+    """``text`` in pieces of at most ``limit`` characters, cut at line or word breaks."""
+    parts = []
+    while len(text) > limit:
+        cut = max(text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
+        cut = cut if cut > limit // 2 else limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    return [*parts, text] if text or not parts else parts
 
 
 def _slack_escape(text: str) -> str:

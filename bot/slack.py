@@ -1,0 +1,341 @@
+"""The Slack front end: a slack-bolt app that answers in threads through :meth:`Bot.ask`.
+
+Mentions in channels and direct messages are answered in the thread of the question, and
+the thread is the conversation. Socket Mode needs no public URL; HTTP mode serves the
+Events API Request URL through Bolt's WSGI adapter.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from html import unescape
+from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING, Any, Literal
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from bot.guard import QuestionError
+from bot.models import Answer
+from bot.service import Bot
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+    from slack_sdk import WebClient
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER = "Searching the documents..."
+APOLOGY = (
+    ":warning: Sorry, something went wrong while answering. Please try again in a moment."
+)
+# How many 429 answers in a row one Web API call waits out before giving up.
+RATE_LIMIT_RETRIES = 3
+# Events remembered for de-duplication; Slack retries within minutes, so a few thousand
+# keys cover any realistic burst while keeping memory bounded.
+RECENT_EVENTS = 4096
+
+Mode = Literal["socket", "http"]
+
+
+class SlackSetupError(RuntimeError):
+    """Missing or rejected Slack credentials; the message says what to set."""
+
+
+class RecentEvents:
+    """A bounded, thread-safe memory of handled events, oldest forgotten first."""
+
+    def __init__(self, size: int = RECENT_EVENTS) -> None:
+        self._size = size
+        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_time(self, *keys: str) -> bool:
+        """Remember ``keys``; True unless any of them was seen before."""
+        wanted = [k for k in keys if k]
+        with self._lock:
+            new = not any(k in self._keys for k in wanted)
+            for key in wanted:
+                self._keys[key] = None
+                self._keys.move_to_end(key)
+            while len(self._keys) > self._size:
+                self._keys.popitem(last=False)
+        return new
+
+
+_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
+_CHANNEL = re.compile(r"<#[A-Z0-9]+(?:\|([^>]*))?>")
+_SPECIAL = re.compile(r"<![^>]*>")
+
+
+def question_from(text: str, bot_user_id: str | None) -> str:
+    """The plain question in a Slack message: the bot's mention removed, markup unwrapped."""
+    if bot_user_id:
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
+    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    text = _CHANNEL.sub(lambda m: f"#{m.group(1)}" if m.group(1) else "", text)
+    text = _SPECIAL.sub(" ", text)
+    return " ".join(unescape(text).split())
+
+
+def is_from_bot(message: Mapping[str, Any]) -> bool:
+    """True for messages posted by any bot or app, this one included."""
+    return bool(message.get("bot_id")) or message.get("subtype") == "bot_message"
+
+
+def thread_history(
+    messages: Sequence[Mapping[str, Any]],
+    before_ts: str,
+    bot_user_id: str | None,
+    bot_id: str | None,
+    limit: int,
+) -> list[dict[str, str]]:
+    """Earlier turns of a thread as ``ask()`` history: our messages are the assistant's.
+
+    Other bots, status messages (placeholder, apology) and messages at or after
+    ``before_ts`` are left out; at most the last ``limit`` turns are kept.
+    """
+    turns: list[dict[str, str]] = []
+    for msg in sorted(messages, key=lambda m: float(m.get("ts", 0))):
+        if float(msg.get("ts", 0)) >= float(before_ts):
+            break
+        ours = (bot_id and msg.get("bot_id") == bot_id) or (
+            bot_user_id and msg.get("user") == bot_user_id
+        )
+        if ours:
+            text = str(msg.get("text", ""))
+            if text and text not in (PLACEHOLDER, APOLOGY):
+                turns.append({"role": "assistant", "content": text})
+        elif not is_from_bot(msg) and not msg.get("subtype"):
+            text = question_from(str(msg.get("text", "")), bot_user_id)
+            if text:
+                turns.append({"role": "user", "content": text})
+    return turns[-limit:] if limit else []
+
+
+def fallback_text(answer: Answer) -> str:
+    """Plain text shown in notifications and kept as this turn of the thread's history."""
+    return answer.text
+
+
+class Responder:
+    """Turns one Slack message event into one answer in its thread."""
+
+    def __init__(self, bot: Bot, history_messages: int) -> None:
+        self.bot = bot
+        self.history_messages = history_messages
+        self.recent = RecentEvents()
+
+    def handle(
+        self, body: Mapping[str, Any], event: Mapping[str, Any], client: WebClient,
+        bot_user_id: str | None, bot_id: str | None,
+    ) -> None:
+        """Answer ``event`` unless it comes from a bot or was already answered."""
+        if is_from_bot(event) or event.get("subtype") not in (None, "thread_broadcast"):
+            return
+        channel, ts = str(event.get("channel", "")), str(event.get("ts", ""))
+        if not channel or not ts or not event.get("user"):
+            return
+        # Slack retries carry the same event_id; a DM that mentions the bot arrives both as
+        # message.im and app_mention, with different ids but the same channel and ts.
+        if not self.recent.first_time(str(body.get("event_id", "")), f"{channel}/{ts}"):
+            log.info("skipped a repeated event for message %s in %s", ts, channel)
+            return
+        thread_ts = str(event.get("thread_ts") or ts)
+        started = time.perf_counter()
+        placeholder: str | None = None
+        try:
+            posted = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=PLACEHOLDER)
+            placeholder = str(posted["ts"])
+            history = self._history(client, event, bot_user_id, bot_id)
+            question = question_from(str(event.get("text", "")), bot_user_id)
+            try:
+                answer = self.bot.ask(question, history)
+            except QuestionError as exc:
+                self._show(client, channel, thread_ts, placeholder, f":warning: Sorry, {exc}.")
+                return
+            self._show(
+                client, channel, thread_ts, placeholder, fallback_text(answer),
+                answer.as_slack_blocks(),
+            )
+            log.info(
+                "answered message %s in %s (%s, %d turns of history, %.1fs)", ts, channel,
+                "refused" if answer.refused else f"{len(answer.citations)} citations",
+                len(history), time.perf_counter() - started,
+            )
+        except Exception:
+            log.exception("could not answer message %s in %s", ts, channel)
+            try:
+                self._show(client, channel, thread_ts, placeholder, APOLOGY)
+            except Exception:
+                log.exception("could not post the apology for message %s in %s", ts, channel)
+
+    def _history(
+        self, client: WebClient, event: Mapping[str, Any], bot_user_id: str | None,
+        bot_id: str | None,
+    ) -> list[dict[str, str]]:
+        thread_ts = event.get("thread_ts")
+        if not thread_ts or not self.history_messages:
+            return []
+        replies = client.conversations_replies(
+            channel=str(event["channel"]), ts=str(thread_ts),
+            limit=min(1000, 2 * self.history_messages + 10),
+        )
+        return thread_history(
+            replies.get("messages") or [], str(event["ts"]), bot_user_id, bot_id,
+            self.history_messages,
+        )
+
+    @staticmethod
+    def _show(
+        client: WebClient, channel: str, thread_ts: str, placeholder: str | None, text: str,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> None:
+        if placeholder:
+            client.chat_update(channel=channel, ts=placeholder, text=text, blocks=blocks or [])
+        else:
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
+
+
+def _secret(value: Any) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+def resolve_mode(settings: Settings) -> Mode:
+    """Socket or HTTP mode from the settings; :class:`SlackSetupError` names what is missing."""
+    if not _secret(settings.slack_bot_token):
+        raise SlackSetupError(
+            "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-...) from the "
+            "Slack app's OAuth & Permissions page (see docs/slack.md)"
+        )
+    mode = settings.slack_mode
+    if mode == "auto":
+        if _secret(settings.slack_app_token):
+            mode = "socket"
+        elif _secret(settings.slack_signing_secret):
+            mode = "http"
+        else:
+            raise SlackSetupError(
+                "set SLACK_APP_TOKEN (xapp-..., Socket Mode) or SLACK_SIGNING_SECRET "
+                "(HTTP mode); see docs/slack.md"
+            )
+    if mode == "socket" and not _secret(settings.slack_app_token).startswith("xapp-"):
+        raise SlackSetupError(
+            "Socket Mode needs SLACK_APP_TOKEN, an app-level token (xapp-...) with the "
+            "connections:write scope, from the app's Basic Information page"
+        )
+    if mode == "http" and not _secret(settings.slack_signing_secret):
+        raise SlackSetupError(
+            "HTTP mode needs SLACK_SIGNING_SECRET, from the app's Basic Information page"
+        )
+    return mode
+
+
+def web_client(settings: Settings) -> WebClient:
+    """A Web API client that waits out HTTP 429 for its Retry-After before trying again."""
+    from slack_sdk import WebClient
+    from slack_sdk.http_retry.builtin_handlers import (
+        ConnectionErrorRetryHandler,
+        RateLimitErrorRetryHandler,
+    )
+
+    return WebClient(
+        token=_secret(settings.slack_bot_token),
+        base_url=settings.slack_api_url,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(),
+            RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        ],
+    )
+
+
+def build_app(bot: Bot, settings: Settings, executor: Executor | None = None) -> App:
+    """The Bolt app: listeners for mentions and direct messages over ``bot``.
+
+    ``executor`` runs the listeners (by default a pool of ``slack_workers`` threads).
+    """
+    from slack_bolt import App
+    from slack_bolt.error import BoltError
+
+    if not _secret(settings.slack_bot_token):
+        resolve_mode(settings)  # raises, naming the missing token
+    try:
+        app = App(
+            client=web_client(settings),
+            signing_secret=_secret(settings.slack_signing_secret),
+            listener_executor=executor or ThreadPoolExecutor(
+                settings.slack_workers, thread_name_prefix="slack"
+            ),
+        )
+    except BoltError as exc:
+        raise SlackSetupError(f"Slack did not accept SLACK_BOT_TOKEN: {exc}") from exc
+    except OSError as exc:
+        raise SlackSetupError(
+            f"cannot reach the Slack Web API at {settings.slack_api_url}: {exc}"
+        ) from exc
+    responder = Responder(bot, settings.slack_history_messages)
+
+    @app.event("app_mention")
+    def on_mention(
+        body: dict[str, Any], event: dict[str, Any], client: WebClient, context: Any
+    ) -> None:
+        responder.handle(body, event, client, context.bot_user_id, context.bot_id)
+
+    @app.event("message")
+    def on_message(
+        body: dict[str, Any], event: dict[str, Any], client: WebClient, context: Any
+    ) -> None:
+        # Channel messages count only when they mention the bot (app_mention above).
+        if event.get("channel_type") == "im":
+            responder.handle(body, event, client, context.bot_user_id, context.bot_id)
+
+    return app
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _LoggingHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+
+def make_http_server(app: App, host: str, port: int, path: str) -> WSGIServer:
+    """A threaded HTTP server for the Events API Request URL (Bolt's WSGI adapter)."""
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+    return make_server(
+        host, port, SlackRequestHandler(app, path),
+        server_class=_ThreadingWSGIServer, handler_class=_LoggingHandler,
+    )
+
+
+def run(bot: Bot, settings: Settings) -> None:
+    """Connect to Slack and answer until interrupted."""
+    mode = resolve_mode(settings)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    app = build_app(bot, settings)
+    if mode == "socket":
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        log.info("connecting to Slack in Socket Mode")
+        SocketModeHandler(app, _secret(settings.slack_app_token)).start()
+        return
+    server = make_http_server(app, settings.slack_host, settings.slack_port, settings.slack_path)
+    log.info(
+        "listening for Slack events on http://%s:%d%s", settings.slack_host,
+        server.server_port, settings.slack_path,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
