@@ -1,0 +1,49 @@
+"""Hybrid retrieval: dense and BM25 fused, near-duplicate passages collapsed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from langchain_core.embeddings import Embeddings
+
+from bot.service import Bot
+from bot.settings import Settings
+from tests.conftest import bot_for
+
+
+def test_near_duplicate_paragraphs_are_collapsed(corpus_bot: Bot) -> None:
+    hits = corpus_bot.retriever.retrieve(
+        "Prime Minister Shigeru Ishiba is set to meet with President Donald Trump", top_k=5
+    )
+    openers = [h for h in hits if "is set to meet with President Donald Trump" in h.chunk.text]
+    assert len(openers) == 1
+    stored = [
+        c for c in corpus_bot.store.snapshot().chunks.values()
+        if "is set to meet with President Donald Trump" in c.text
+    ]
+    assert len(stored) == 2, "both wordings are stored; only retrieval collapses them"
+
+
+def test_results_carry_ranks_from_both_retrievers(corpus_bot: Bot) -> None:
+    hits = corpus_bot.retriever.retrieve("liquified natural gas LNG purchases", top_k=3)
+    assert "liquified natural gas" in hits[0].chunk.text
+    assert hits[0].dense_rank is not None and hits[0].lexical_rank is not None
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_single_retriever_modes(corpus_bot: Bot, embedder: Embeddings) -> None:
+    for mode in ("dense", "lexical"):
+        settings = Settings(data_dir=corpus_bot.settings.data_dir, retrieval_mode=mode)
+        bot = bot_for(settings, embedder)
+        hits = bot.retriever.retrieve("Keio University professor emeritus")
+        assert any("Yoshihide Soeya" in h.chunk.text for h in hits[:3]), mode
+        if mode == "dense":
+            assert all(h.lexical_rank is None for h in hits)
+        else:
+            assert all(h.dense_rank is None for h in hits)
+
+
+def test_empty_store_retrieves_nothing_and_refuses(make_bot: Callable[..., Bot]) -> None:
+    bot = make_bot()
+    assert bot.retriever.retrieve("anything at all") == []
+    assert bot.ask("What is in the documents?").refused
