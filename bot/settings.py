@@ -27,8 +27,12 @@ class Settings(BaseSettings):
         description="Name of the Chroma collection the documents are stored in.",
     )
 
-    embedding_backend: Literal["sentence-transformers"] = Field(
-        default="sentence-transformers", description="Library that computes the embeddings."
+    embedding_backend: Literal["sentence-transformers", "onnx", "onnx-int8"] = Field(
+        default="sentence-transformers",
+        description="Engine that computes the embeddings: sentence-transformers (torch, "
+        "float), onnx (ONNX Runtime, float) or onnx-int8 (ONNX Runtime with int8 weights, "
+        "about 2.5x faster ingest on CPU; needs the onnx package). The ONNX graph is "
+        "exported once into the data directory.",
     )
     embedding_model: str = Field(
         default="",
