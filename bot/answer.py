@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -92,10 +94,34 @@ class _Candidate:
 class ExtractiveAnswerer:
     """Quotes the sentences of the retrieved passages that best answer the question."""
 
-    def __init__(self, embedder: Embeddings, min_score: float, max_sentences: int) -> None:
+    def __init__(
+        self, embedder: Embeddings, min_score: float, max_sentences: int,
+        cache_size: int = 4096,
+    ) -> None:
         self.embedder = embedder
         self.min_score = min_score
         self.max_sentences = max_sentences
+        # Sentence vectors per passage: popular passages are retrieved again and again, and
+        # embedding them is most of the cost of an answer. Each passage is embedded on its
+        # own, so its vectors do not depend on which other passages came with it.
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def sentence_vectors(self, chunk: Chunk) -> np.ndarray:
+        """Unit vectors of the sentences of ``chunk`` (in :func:`split_sentences` order)."""
+        with self._lock:
+            hit = self._vectors.get(chunk.id)
+            if hit is not None:
+                self._vectors.move_to_end(chunk.id)
+                return hit
+        sents = split_sentences(chunk.text) or [chunk.text]
+        vectors = np.asarray(self.embedder.embed_documents(sents), dtype=np.float32)
+        with self._lock:
+            self._vectors[chunk.id] = vectors
+            if len(self._vectors) > self._cache_size:
+                self._vectors.popitem(last=False)
+        return vectors
 
     def score_sentences(
         self, question: str, retrieved: Sequence[Scored], snapshot: Snapshot
@@ -114,9 +140,11 @@ class ExtractiveAnswerer:
         names = _question_names(question)
         kind = expected_type(question)
         raw: list[tuple[int, int, str, str, Chunk | None]] = []
+        vecs: list[np.ndarray] = []
         seen: set[str] = set()
         for rank, hit in enumerate(retrieved):
             sents = split_sentences(hit.chunk.text)
+            chunk_vectors: np.ndarray | None = None
             for index, sent in enumerate(sents):
                 key = normalize(sent)
                 if key in seen or len(words(sent)) < 3:
@@ -129,10 +157,12 @@ class ExtractiveAnswerer:
                     before_chunk = snapshot.chunks[snapshot.previous[hit.chunk.id]]
                     before = (split_sentences(before_chunk.text) or [""])[-1]
                 raw.append((rank, index, sent, before, before_chunk))
+                if chunk_vectors is None:
+                    chunk_vectors = self.sentence_vectors(hit.chunk)
+                vecs.append(chunk_vectors[index])
         if not raw:
             return []
-        vectors = np.asarray(self.embedder.embed_documents([question] + [r[2] for r in raw]))
-        dense = vectors[1:] @ vectors[0]
+        dense = np.stack(vecs) @ np.asarray(self.embedder.embed_query(question), dtype=np.float32)
         out = []
         for (rank, index, sent, before, before_chunk), cos in zip(raw, dense, strict=True):
             sent_words = set(words(sent))
@@ -222,7 +252,13 @@ def check_reply(
     Markers that point at no retrieved passage are removed; sentences without a valid
     marker, or that the support scorer finds unsupported, are dropped with a note.
     """
-    sentences = split_sentences(reply.strip())
+    sentences: list[str] = []
+    for piece in split_sentences(reply.strip()):
+        # "... stability. [1]" splits into the sentence and a marker-only piece: rejoin them.
+        if sentences and not _MARKER.sub("", piece).strip():
+            sentences[-1] = f"{sentences[-1]} {piece}"
+        else:
+            sentences.append(piece)
     kept: list[str] = []
     renumber: dict[int, int] = {}
     citations: list[Citation] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from bot.conversation import Turn, _content
@@ -64,7 +64,9 @@ class OpenAIChat:
     def __init__(self, model: Any) -> None:
         self.model = model
 
-    def stream_answer(self, question: str, retrieved: Sequence[Scored]) -> Iterator[str]:
+    def stream_answer(
+        self, question: str, retrieved: Sequence[Scored]
+    ) -> Generator[str, None, None]:
         """Stream the reply text to ``question`` given the numbered sources."""
         from langchain_core.messages import HumanMessage, SystemMessage
 

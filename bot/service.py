@@ -280,8 +280,14 @@ class Bot:
             return refusal()
         assert self.chat is not None
         parts: list[str] = []
+        # The client's timeout bounds each read; a reply trickling in must not run past
+        # BOT_LLM_TIMEOUT in total either.
+        deadline = time.monotonic() + self.settings.llm_timeout
+        stream = self.chat.stream_answer(question, retrieved)
         try:
-            for delta in self.chat.stream_answer(question, retrieved):
+            for delta in stream:
+                if time.monotonic() > deadline:
+                    raise LLMError(f"no complete reply within {self.settings.llm_timeout:g} s")
                 parts.append(delta)
                 yield delta
         except LLMError as exc:
@@ -289,10 +295,19 @@ class Bot:
                 f"The language model was unavailable ({exc}); this is the extractive answer."
             )
             return self.extractive.answer(question, retrieved, snap)
+        finally:
+            stream.close()
         reply = "".join(parts).strip()
-        if not reply or NOT_IN_DOCUMENTS in reply:
+        if reply and NOT_IN_DOCUMENTS in reply:
             return refusal()
-        return check_reply(reply, retrieved, self.embedder)
+        checked = check_reply(reply, retrieved, self.embedder) if reply else refusal()
+        if checked.refused:
+            notes.append(
+                "The language model's reply had no sentence cited and supported by the "
+                "documents; this is the extractive answer."
+            )
+            return self.extractive.answer(question, retrieved, snap)
+        return checked
 
     def _finish(
         self, question: str, standalone: str, draft: Draft, retrieved: list[Scored],
