@@ -26,6 +26,7 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:
     from slack_bolt import App
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
     from slack_sdk import WebClient
 
 log = logging.getLogger(__name__)
@@ -152,17 +153,20 @@ class Responder:
         try:
             posted = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=PLACEHOLDER)
             placeholder = str(posted["ts"])
-            history = self._history(client, event, bot_user_id, bot_id)
+            history, unread = self._history(client, event, bot_user_id, bot_id)
             question = question_from(str(event.get("text", "")), bot_user_id)
             try:
                 answer = self.bot.ask(question, history)
             except QuestionError as exc:
                 self._show(client, channel, thread_ts, placeholder, f":warning: Sorry, {exc}.")
                 return
-            self._show(
-                client, channel, thread_ts, placeholder, fallback_text(answer),
-                answer.as_slack_blocks(),
-            )
+            blocks = answer.as_slack_blocks()
+            if unread:
+                blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
+                    f"The earlier messages of this thread could not be read ({unread}), so "
+                    "this question was answered on its own."
+                )}]})
+            self._show(client, channel, thread_ts, placeholder, fallback_text(answer), blocks)
             log.info(
                 "answered message %s in %s (%s, %d turns of history, %.1fs)", ts, channel,
                 "refused" if answer.refused else f"{len(answer.citations)} citations",
@@ -178,18 +182,29 @@ class Responder:
     def _history(
         self, client: WebClient, event: Mapping[str, Any], bot_user_id: str | None,
         bot_id: str | None,
-    ) -> list[dict[str, str]]:
+    ) -> tuple[list[dict[str, str]], str]:
+        """The thread's earlier turns, and the Slack error when they could not be read."""
+        from slack_sdk.errors import SlackApiError
+
         thread_ts = event.get("thread_ts")
         if not thread_ts or not self.history_messages:
-            return []
-        replies = client.conversations_replies(
-            channel=str(event["channel"]), ts=str(thread_ts),
-            limit=min(1000, 2 * self.history_messages + 10),
-        )
-        return thread_history(
+            return [], ""
+        channel = str(event["channel"])
+        try:
+            replies = client.conversations_replies(
+                channel=channel, ts=str(thread_ts),
+                limit=min(1000, 2 * self.history_messages + 10),
+            )
+        except SlackApiError as exc:
+            # A missing scope (e.g. groups:history) should not cost the user the answer.
+            error = str(exc.response.get("error", "error"))
+            log.warning("could not read thread %s in %s: %s", thread_ts, channel, error)
+            return [], error
+        turns = thread_history(
             replies.get("messages") or [], str(event["ts"]), bot_user_id, bot_id,
             self.history_messages,
         )
+        return turns, ""
 
     @staticmethod
     def _show(
@@ -316,6 +331,13 @@ def make_http_server(app: App, host: str, port: int, path: str) -> WSGIServer:
     )
 
 
+def socket_mode_handler(app: App, settings: Settings) -> SocketModeHandler:
+    """Bolt's built-in Socket Mode connection for ``app``, with the app-level token."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    return SocketModeHandler(app, _secret(settings.slack_app_token))
+
+
 def run(bot: Bot, settings: Settings) -> None:
     """Connect to Slack and answer until interrupted."""
     mode = resolve_mode(settings)
@@ -323,10 +345,8 @@ def run(bot: Bot, settings: Settings) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = build_app(bot, settings)
     if mode == "socket":
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
         log.info("connecting to Slack in Socket Mode")
-        SocketModeHandler(app, _secret(settings.slack_app_token)).start()
+        socket_mode_handler(app, settings).start()
         return
     server = make_http_server(app, settings.slack_host, settings.slack_port, settings.slack_path)
     log.info(

@@ -4,11 +4,13 @@ server on 127.0.0.1) that records every call."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import itertools
 import json
 import logging
+import queue
 import threading
 import time
 import urllib.error
@@ -35,11 +37,13 @@ from bot.slack import (
     make_http_server,
     question_from,
     resolve_mode,
+    socket_mode_handler,
     thread_history,
 )
 from bot.store import make_client
 
 TOKEN = "xoxb-test-0000-secret-bot-token"
+APP_TOKEN = "xapp-1-test-secret-app-token"
 SECRET = "test-signing-secret-0123456789"
 BOT_USER, BOT_ID, TEAM = "UBOT", "BBOT", "T0TEST"
 CHANNEL, DM, ALICE = "C0GENERAL", "D0ALICE", "UALICE"
@@ -64,6 +68,8 @@ class SlackAPI:
         self.calls: list[Call] = []
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.rate_limited: dict[str, int] = {}
+        self.failing: dict[str, str] = {}
+        self.socket_url = ""
         self.retry_after = 1
         self._clock = itertools.count(1)
         self._lock = threading.Lock()
@@ -127,11 +133,16 @@ class SlackAPI:
                 return 429, {"Retry-After": str(self.retry_after)}, {
                     "ok": False, "error": "ratelimited"}
             self.calls.append(Call(method, params, 200))
-            if auth != f"Bearer {TOKEN}":
+            wanted = APP_TOKEN if method == "apps.connections.open" else TOKEN
+            if auth != f"Bearer {wanted}":
                 return 200, {}, {"ok": False, "error": "invalid_auth"}
+            if method in self.failing:
+                return 200, {}, {"ok": False, "error": self.failing[method]}
             return 200, {}, self._answer(method, params)
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.socket_url}
         if method == "auth.test":
             return {"ok": True, "url": "https://test.slack.com/", "team": "Test",
                     "user": "docbot", "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID,
@@ -181,6 +192,52 @@ class SlackAPI:
                 return
             time.sleep(0.05)
         raise AssertionError(f"no answer in thread {thread_ts} of {channel} within 60 s")
+
+
+class SocketModeServer:
+    """Slack's Socket Mode side on 127.0.0.1: says hello, pushes envelopes, records acks."""
+
+    def __init__(self) -> None:
+        from websockets.sync.server import serve
+
+        self.acks: list[dict[str, Any]] = []
+        self._outbox: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._stop = threading.Event()
+        self._server = serve(self._session, "127.0.0.1", 0)
+        self.url = f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}/link/?ticket=t1"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> SocketModeServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._server.shutdown()
+
+    def push(self, envelope: dict[str, Any]) -> None:
+        self._outbox.put(envelope)
+
+    def _session(self, ws: Any) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        ws.send(json.dumps({"type": "hello", "num_connections": 1,
+                            "connection_info": {"app_id": "A0TEST"}}))
+        while not self._stop.is_set():
+            with contextlib.suppress(queue.Empty):
+                ws.send(json.dumps(self._outbox.get(timeout=0.05)))
+            try:
+                self.acks.append(json.loads(ws.recv(timeout=0.05)))
+            except TimeoutError:
+                pass
+            except ConnectionClosed:
+                return
+
+    def wait_for_acks(self, count: int) -> None:
+        deadline = time.monotonic() + 60
+        while len(self.acks) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(self.acks) >= count, f"{len(self.acks)} of {count} envelopes acknowledged"
 
 
 # ----- the Bolt app, signed requests --------------------------------------------------------
@@ -467,6 +524,56 @@ def test_an_error_while_answering_gives_an_apology_and_a_log_line(
     assert errors and ts in errors[0].getMessage() and errors[0].exc_info
 
 
+def test_an_unreadable_thread_still_gets_an_answer_and_says_why(
+    slack: Slack, corpus_bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = slack.api.add_user_message(CHANNEL, "Who is Shigeru Ishiba?")
+    slack.api.failing["conversations.replies"] = "missing_scope"
+    follow_up = "Where was he born?"
+    slack.mention(follow_up, thread_ts=root)
+    slack.drain()
+    [reply] = slack.api.replies_in(CHANNEL, root)
+    assert reply["text"] == corpus_bot.ask(follow_up).text
+    assert "missing_scope" in block_text(reply["blocks"])
+    assert any("missing_scope" in r.getMessage() and r.levelno == logging.WARNING
+               for r in caplog.records)
+
+
+def test_socket_mode_answers_events_from_the_websocket_once(
+    slack_api: SlackAPI, corpus_bot: Bot, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(
+        slack_bot_token=TOKEN, slack_app_token=APP_TOKEN, slack_api_url=slack_api.url
+    )
+    assert resolve_mode(settings) == "socket"
+    question = "When was the US-Japan Security Treaty formed?"
+    with SocketModeServer() as server:
+        slack_api.socket_url = server.url
+        executor = ThreadPoolExecutor(max_workers=2)
+        handler = socket_mode_handler(build_app(corpus_bot, settings, executor), settings)
+        handler.connect()
+        try:
+            ts = slack_api.add_user_message(DM, question)
+            event = {"type": "message", "user": ALICE, "text": question, "ts": ts,
+                     "channel": DM, "channel_type": "im", "event_ts": ts}
+            payload = {"type": "event_callback", "team_id": TEAM, "event_id": "EvSOCKET1",
+                       "event": event, "event_time": int(time.time())}
+            envelope = {"envelope_id": "env-1", "type": "events_api", "payload": payload,
+                        "accepts_response_payload": False, "retry_attempt": 0}
+            server.push(envelope)
+            server.push(dict(envelope, envelope_id="env-2", retry_attempt=1,
+                             retry_reason="timeout"))
+            server.wait_for_acks(2)
+        finally:
+            executor.shutdown(wait=True)
+            handler.close()
+    assert [a["envelope_id"] for a in server.acks] == ["env-1", "env-2"]
+    assert slack_api.made("apps.connections.open")
+    [reply] = slack_api.replies_in(DM, ts)
+    assert reply["text"] == corpus_bot.ask(question).text
+    assert len(slack_api.made("chat.postMessage")) == 1
+
+
 def test_an_empty_mention_gets_a_reply_not_silence(slack: Slack) -> None:
     ts, _ = slack.mention("")
     slack.drain()
@@ -529,3 +636,40 @@ def test_setup_errors_name_what_to_set_and_never_show_tokens(
     result = CliRunner().invoke(cli_app, ["slack"])
     assert result.exit_code == 2
     assert "SLACK_APP_TOKEN" in result.output and TOKEN not in result.output
+
+
+def test_manifest_and_guide_match_what_the_app_uses() -> None:
+    import re
+
+    import yaml
+
+    from bot.settings import PROJECT_DIR
+
+    manifest = yaml.safe_load((PROJECT_DIR / "slack" / "manifest.yaml").read_text())
+    settings = manifest["settings"]
+    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    assert settings["socket_mode_enabled"] is True
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    # mentions, posting and updating, DMs, and conversations.replies in every channel kind
+    assert {"app_mentions:read", "chat:write", "im:history", "channels:history",
+            "groups:history", "mpim:history"} <= scopes
+    home = manifest["features"]["app_home"]
+    assert home["messages_tab_enabled"] and not home["messages_tab_read_only_enabled"]
+
+    guide = (PROJECT_DIR / "docs" / "slack.md").read_text()
+    assert "slack/manifest.yaml" in guide and "bot slack" in guide
+    env_names = {
+        name.upper()
+        for field_name, info in Settings.model_fields.items()
+        for name in (
+            info.validation_alias.choices if info.validation_alias is not None
+            else [f"BOT_{field_name}"]
+        )
+        if isinstance(name, str)
+    }
+    mentioned = set(re.findall(r"\b(?:BOT_)?SLACK_[A-Z_]+\b", guide))
+    assert mentioned and mentioned <= env_names, mentioned - env_names
+    documented = set(re.findall(r"^# (?:BOT_)?(SLACK_[A-Z_]+|BOT_SLACK_[A-Z_]+)=",
+                                (PROJECT_DIR / ".env.example").read_text(), re.M))
+    slack_fields = {f for f in Settings.model_fields if f.startswith("slack_")}
+    assert len(documented) == len(slack_fields)
