@@ -269,6 +269,14 @@ def web_client(settings: Settings) -> WebClient:
     )
 
 
+class _UnusedTokenWarning(logging.Filter):
+    """Drops Bolt's warning that SLACK_BOT_TOKEN in the environment goes unused: the client
+    handed to Bolt carries that same token, so the warning would only alarm people."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 def build_app(bot: Bot, settings: Settings, executor: Executor | None = None) -> App:
     """The Bolt app: listeners for mentions and direct messages over ``bot``.
 
@@ -279,6 +287,9 @@ def build_app(bot: Bot, settings: Settings, executor: Executor | None = None) ->
 
     if not _secret(settings.slack_bot_token):
         resolve_mode(settings)  # raises, naming the missing token
+    bolt_log = logging.getLogger("slack_bolt.App")
+    if not any(isinstance(f, _UnusedTokenWarning) for f in bolt_log.filters):
+        bolt_log.addFilter(_UnusedTokenWarning())
     try:
         app = App(
             client=web_client(settings),
@@ -346,7 +357,13 @@ def run(bot: Bot, settings: Settings) -> None:
     app = build_app(bot, settings)
     if mode == "socket":
         log.info("connecting to Slack in Socket Mode")
-        socket_mode_handler(app, settings).start()
+        handler = socket_mode_handler(app, settings)
+        try:
+            handler.start()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            handler.close()
         return
     server = make_http_server(app, settings.slack_host, settings.slack_port, settings.slack_path)
     log.info(

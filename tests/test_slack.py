@@ -11,6 +11,7 @@ import itertools
 import json
 import logging
 import queue
+import socket
 import threading
 import time
 import urllib.error
@@ -100,7 +101,9 @@ class SlackAPI:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_port}/api/"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
 
     def __enter__(self) -> SlackAPI:
         self._thread.start()
@@ -258,7 +261,7 @@ class Slack:
         self.app = build_app(bot, settings, executor=self.executor)
         self.server = make_http_server(self.app, "127.0.0.1", 0, settings.slack_path)
         self.url = f"http://127.0.0.1:{self.server.server_port}{settings.slack_path}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         self._ids = itertools.count(1)
 
@@ -673,3 +676,22 @@ def test_manifest_and_guide_match_what_the_app_uses() -> None:
                                 (PROJECT_DIR / ".env.example").read_text(), re.M))
     slack_fields = {f for f in Settings.model_fields if f.startswith("slack_")}
     assert len(documented) == len(slack_fields)
+
+
+def test_a_rejected_token_or_unreachable_slack_is_a_clear_setup_error(
+    slack_api: SlackAPI, corpus_bot: Bot, make_settings: Callable[..., Settings]
+) -> None:
+    wrong = "xoxb-wrong-token-value"
+    settings = make_settings(slack_bot_token=wrong, slack_signing_secret=SECRET,
+                             slack_api_url=slack_api.url)
+    with pytest.raises(SlackSetupError, match="invalid_auth") as rejected:
+        build_app(corpus_bot, settings)
+    assert wrong not in str(rejected.value)
+
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    settings = make_settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET,
+                             slack_api_url=f"http://127.0.0.1:{closed}/api/")
+    with pytest.raises(SlackSetupError, match="cannot reach the Slack Web API"):
+        build_app(corpus_bot, settings)
