@@ -30,7 +30,6 @@ from bot.store import StoreError
 
 log = logging.getLogger(__name__)
 
-UPLOAD_TYPES = [".txt", ".md", ".pdf", ".html", ".docx"]
 _UNSAFE_NAME = re.compile(r"[^\w.\- ()\[\]+,&']+", re.UNICODE)
 
 
@@ -313,8 +312,7 @@ class ChatApp:
                             files = gr.File(
                                 label=f"Upload documents (.txt .md .pdf .html .docx, up to "
                                 f"{settings.web_max_upload_mb:g} MB each)",
-                                file_count="multiple", file_types=UPLOAD_TYPES,
-                                elem_id="dq-upload",
+                                file_count="multiple", elem_id="dq-upload",
                             )
                             index_btn = gr.Button("Add to the index", variant="primary",
                                                   elem_id="dq-index")
@@ -337,6 +335,7 @@ class ChatApp:
             send.click(**ask_args)
             chat.example_select(_example_text, None, box).then(**ask_args)
             clear.click(self.reset, None, [session, chat, panel, vote_status, note_row])
+            chat.clear(self.reset, None, [session, chat, panel, vote_status, note_row])
             chat.like(self.vote, [session], [session, vote_status, note_row])
             save_note.click(self.note, [session, note], [vote_status, note_row])
             demo.load(self.documents, None, [docs, remove_pick])
@@ -381,10 +380,13 @@ def build_app(bot: Bot, settings: Settings, feedback: FeedbackStore | None = Non
 
 def launch_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for ``Blocks.launch``: bind address, login, limits, look."""
+    limit_mb = settings.web_max_upload_mb
     options: dict[str, Any] = {
         "server_name": settings.web_host,
         "server_port": settings.web_port,
-        "max_file_size": f"{settings.web_max_upload_mb:g}mb",
+        # A hard cap at the door; files between the setting and the cap get a message per
+        # file from the upload handler, and the other files of the batch still go in.
+        "max_file_size": int(max(2 * limit_mb, limit_mb + 1) * 1024 * 1024),
         "show_error": False,
         "footer_links": [],
         "theme": gr.themes.Soft(),

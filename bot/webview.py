@@ -87,10 +87,10 @@ def _groups(answer: Answer) -> list[tuple[list[int], Chunk, str]]:
 
 
 def _passage(anchor: str, numbers: list[int], chunk: Chunk, quote: str, open_: bool) -> str:
-    label = "".join(f"[{n}]" for n in numbers) if numbers else "•"
+    label = "".join(f"[{n}]" for n in numbers)
     return (
         f'<details class="dq-passage" id="{escape(anchor)}"{" open" if open_ else ""}>'
-        f'<summary><span class="dq-n">{label}</span> '
+        f'<summary><span class="dq-n">{label}</span>{" " if label else ""}'
         f'<span class="dq-file">{text(chunk.source_name)}</span> '
         f'<span class="dq-loc">{text(chunk.location)}</span></summary>'
         f'<div class="dq-ptext">{highlight(chunk.text, quote)}</div></details>'
@@ -237,7 +237,7 @@ mark.dq-support { background: #fde68a; color: inherit; padding: 0 .1em; border-r
 .dark mark.dq-support { background: #854d0e; }
 .dq-panel-empty { opacity: .7; font-size: .9em; padding: .5em 0; }
 table.dq-docs { width: 100%; font-size: .9em; border-collapse: collapse; }
-table.dq-docs td, table.dq-docs th { padding: .25em .4em;
+table.dq-docs td, table.dq-docs th { padding: .25em .4em; border: none;
   border-bottom: 1px solid var(--border-color-primary); text-align: left; }
 table.dq-docs .dq-num { text-align: right; }
 table.dq-docs tfoot td { font-weight: 600; }
