@@ -41,6 +41,9 @@ RATE_LIMIT_RETRIES = 3
 # keys cover any realistic burst while keeping memory bounded.
 RECENT_EVENTS = 4096
 
+# Pages of 200 replies read from one thread; longer threads keep their first 1000 messages.
+HISTORY_PAGES = 5
+
 Mode = Literal["socket", "http"]
 
 
@@ -190,19 +193,26 @@ class Responder:
         if not thread_ts or not self.history_messages:
             return [], ""
         channel = str(event["channel"])
+        messages: list[dict[str, Any]] = []
+        cursor = None
         try:
-            replies = client.conversations_replies(
-                channel=channel, ts=str(thread_ts),
-                limit=min(1000, 2 * self.history_messages + 10),
-            )
+            # Replies come oldest first, so a long thread is paged through to reach its end.
+            for _ in range(HISTORY_PAGES):
+                page = client.conversations_replies(
+                    channel=channel, ts=str(thread_ts), latest=str(event["ts"]),
+                    limit=200, cursor=cursor,
+                )
+                messages += page.get("messages") or []
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
         except SlackApiError as exc:
             # A missing scope (e.g. groups:history) should not cost the user the answer.
             error = str(exc.response.get("error", "error"))
             log.warning("could not read thread %s in %s: %s", thread_ts, channel, error)
             return [], error
         turns = thread_history(
-            replies.get("messages") or [], str(event["ts"]), bot_user_id, bot_id,
-            self.history_messages,
+            messages, str(event["ts"]), bot_user_id, bot_id, self.history_messages
         )
         return turns, ""
 

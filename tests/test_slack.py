@@ -126,6 +126,15 @@ class SlackAPI:
             self.messages.setdefault(channel, []).append(msg)
         return ts
 
+    def add_bot_message(self, channel: str, text: str, thread_ts: str) -> str:
+        """A reply this bot posted earlier; returns its ts."""
+        with self._lock:
+            ts = self.next_ts()
+            self.messages.setdefault(channel, []).append(
+                {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "text": text,
+                 "ts": ts, "thread_ts": thread_ts})
+        return ts
+
     def respond(
         self, method: str, params: dict[str, Any], auth: str
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
@@ -167,12 +176,18 @@ class SlackAPI:
                     return {"ok": True, "channel": channel, "ts": msg["ts"], "text": msg["text"]}
             return {"ok": False, "error": "message_not_found"}
         if method == "conversations.replies":
-            ts = params.get("ts")
+            ts, latest = params.get("ts"), params.get("latest")
             thread = [m for m in self.messages.get(channel, [])
                       if m["ts"] == ts or m.get("thread_ts") == ts]
             if not thread:
                 return {"ok": False, "error": "thread_not_found"}
-            return {"ok": True, "messages": thread, "has_more": False}
+            thread = [m for m in thread if not latest or m["ts"] <= latest]
+            # Oldest first, at most `limit` per page, like Slack.
+            start, size = int(params.get("cursor") or 0), int(params.get("limit") or 1000)
+            page = thread[start:start + size]
+            more = start + size < len(thread)
+            return {"ok": True, "messages": page, "has_more": more,
+                    "response_metadata": {"next_cursor": str(start + size) if more else ""}}
         return {"ok": False, "error": "unknown_method"}
 
     def made(self, method: str) -> list[Call]:
@@ -424,6 +439,30 @@ def test_follow_up_in_a_thread_uses_its_earlier_turns(slack: Slack, corpus_bot: 
     assert second_reply["text"] == with_thread.text
     assert [c.params["thread_ts"] for c in slack.api.made("chat.postMessage")] == [root, root]
     assert ts > root
+
+
+def test_a_long_thread_is_paged_through_to_its_latest_turns(
+    slack: Slack, corpus_bot: Bot
+) -> None:
+    root = slack.api.add_user_message(CHANNEL, f"<@{BOT_USER}> Who is Yoshihide Suga?")
+    for _ in range(120):  # 240 replies: more than one page of conversations.replies
+        slack.api.add_bot_message(CHANNEL, "An earlier answer about Suga.", root)
+        slack.api.add_user_message(CHANNEL, f"<@{BOT_USER}> Who is Yoshihide Suga?", root)
+    slack.api.add_user_message(CHANNEL, f"<@{BOT_USER}> Who is Shigeru Ishiba?", root)
+    slack.api.add_bot_message(CHANNEL, "An answer about Ishiba.", root)
+    follow_up = "Where was he born?"
+    slack.mention(follow_up, thread_ts=root)
+    slack.drain()
+
+    pages = slack.api.made("conversations.replies")
+    assert len(pages) == 2
+    reply = slack.api.replies_in(CHANNEL, root)[-1]
+    recent = [{"role": "user", "content": "Who is Shigeru Ishiba?"},
+              {"role": "assistant", "content": "An answer about Ishiba."}]
+    assert reply["text"] == corpus_bot.ask(follow_up, recent).text
+    assert reply["text"] != corpus_bot.ask(
+        follow_up, [{"role": "user", "content": "Who is Yoshihide Suga?"}]
+    ).text
 
 
 def test_direct_message_is_answered_once_even_when_it_also_mentions_the_bot(
