@@ -165,7 +165,15 @@ def web(
     from bot.web import serve
 
     settings = _settings(web_host=host, web_port=port)
-    serve(_bot(settings), settings)
+    try:
+        serve(_bot(settings), settings, announce=typer.echo)
+    except OSError as exc:
+        typer.secho(
+            f"error: cannot serve on {settings.web_host}:{settings.web_port} ({exc}); "
+            "choose another port with --port or BOT_WEB_PORT",
+            fg="red", err=True,
+        )
+        raise typer.Exit(1) from exc
 
 
 feedback_app = typer.Typer(help="Votes people gave answers in the web app.", no_args_is_help=True)

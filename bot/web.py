@@ -12,7 +12,7 @@ import logging
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -400,8 +400,14 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def serve(bot: Bot, settings: Settings) -> None:
-    """Run the web app until interrupted."""
+def serve(bot: Bot, settings: Settings, announce: Callable[[str], None] = print) -> None:
+    """Run the web app until interrupted; raises OSError when the port is taken."""
     app = build_app(bot, settings)
     app.queue(default_concurrency_limit=4)
-    app.launch(**launch_options(settings))
+    app.launch(prevent_thread_lock=True, quiet=True, share=False, **launch_options(settings))
+    announce(f"Serving the chat on http://{settings.web_host}:{settings.web_port} "
+             "(Ctrl-C to stop).")
+    try:
+        app.block_thread()
+    finally:
+        app.close()
