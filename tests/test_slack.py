@@ -734,3 +734,16 @@ def test_a_rejected_token_or_unreachable_slack_is_a_clear_setup_error(
                              slack_api_url=f"http://127.0.0.1:{closed}/api/")
     with pytest.raises(SlackSetupError, match="cannot reach the Slack Web API"):
         build_app(corpus_bot, settings)
+
+
+def test_questions_arriving_together_each_get_their_own_answer(
+    slack: Slack, corpus_bot: Bot
+) -> None:
+    questions = ["Who is Shigeru Ishiba?", "When was the US-Japan Security Treaty formed?",
+                 "Who is Yoshihide Suga?"]
+    with ThreadPoolExecutor(max_workers=len(questions)) as senders:
+        sent = list(senders.map(lambda q: slack.mention(q)[0], questions))
+    slack.drain()
+    for question, ts in zip(questions, sent, strict=True):
+        [reply] = slack.api.replies_in(CHANNEL, ts)
+        assert reply["text"] == corpus_bot.ask(question).text
