@@ -359,12 +359,25 @@ def socket_mode_handler(app: App, settings: Settings) -> SocketModeHandler:
     return SocketModeHandler(app, _secret(settings.slack_app_token))
 
 
+def _get_ready(bot: Bot) -> None:
+    """Warn about an empty store, and load the models now so the first asker does not wait."""
+    log.info("loading the document store and models")
+    try:
+        if not bot.sources():
+            log.warning("no documents are indexed, so every answer will be a refusal; "
+                        "add some with: bot ingest PATH")
+        bot.ask("Which documents are indexed?")
+    except Exception as exc:
+        log.warning("the bot could not answer a first test question: %s", exc)
+
+
 def run(bot: Bot, settings: Settings) -> None:
     """Connect to Slack and answer until interrupted."""
     mode = resolve_mode(settings)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = build_app(bot, settings)
+    _get_ready(bot)
     if mode == "socket":
         log.info("connecting to Slack in Socket Mode")
         handler = socket_mode_handler(app, settings)
