@@ -403,11 +403,13 @@ def test_mention_is_answered_in_its_thread_with_citations(
     [reply] = slack.api.replies_in(CHANNEL, ts)
     assert update.params["ts"] == reply["ts"]
     assert reply["text"] == expected.text
+    assert reply["blocks"] == expected.as_slack_blocks()
     shown = block_text(reply["blocks"])
     assert expected.text.split(" [1]")[0] in shown
     for citation in expected.citations:
-        assert f"[{citation.n}] {citation.chunk.source_name}" in shown
-        assert citation.quote.split()[0] in shown
+        assert f"[{citation.n}]" in expected.text
+        assert f"[{citation.n}] {citation.chunk.source_name} ({citation.chunk.location})" in shown
+        assert " ".join(citation.quote.split())[:60] in shown
     assert TOKEN not in caplog.text and SECRET not in caplog.text
 
 
