@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -389,3 +392,68 @@ def test_read_only_app_behind_a_shared_password(
     finally:
         context.close()
         demo.close()
+
+
+def _start_chroma(path: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "chroma"), "run", "--path", str(path),
+         "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    for _ in range(240):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        if proc.poll() is not None:
+            break
+        time.sleep(0.25)
+    proc.kill()
+    raise RuntimeError("the Chroma server did not start")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=20)
+
+
+def test_store_outage_is_a_readable_message_and_the_app_recovers(
+    browser: Any, tmp_path: Path, embedder: SentenceTransformerEmbeddings
+) -> None:
+    chroma_port = free_port()
+    chroma = _start_chroma(tmp_path / "chroma", chroma_port)
+    settings = Settings(
+        data_dir=tmp_path / "data", web_port=free_port(), chroma_host="127.0.0.1",
+        chroma_port=chroma_port,
+    )
+    demo = None
+    context = browser.new_context()
+    context.set_default_timeout(WAIT_MS)
+    try:
+        bot = bot_for(settings, embedder)
+        assert not bot.ingest([CORPUS]).failed
+        demo = build_app(bot, settings)
+        demo.queue()
+        demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(settings))
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{settings.web_port}/")
+        page.wait_for_selector("#dq-question textarea")
+        question = "When was the US-Japan Security Treaty formed?"
+        assert "1951" in ask(page, question).inner_text()
+
+        _stop(chroma)
+        down = ask(page, question)
+        assert "dq-error" in (down.get_attribute("class") or "")
+        assert "document store can't be reached" in down.inner_text()
+        assert "Traceback" not in page.content()
+
+        chroma = _start_chroma(tmp_path / "chroma", chroma_port)
+        assert "1951" in ask(page, question).inner_text()
+    finally:
+        context.close()
+        if demo is not None:
+            demo.close()
+        _stop(chroma)

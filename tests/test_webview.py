@@ -1,0 +1,115 @@
+"""The web app's HTML rendering and handlers, without a browser."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from bot import webview
+from bot.feedback import FeedbackStore
+from bot.models import REFUSAL, Answer, Chunk, Citation, Scored
+from bot.service import Bot
+from bot.settings import Settings
+from bot.web import ChatApp, build_app, launch_options, safe_name
+from tests.openai_server import OpenAIServer
+
+HOSTILE = '<script>alert(1)</script> <img src=x onerror="x()"> $x$ *b* _i_ `c` a&b'
+
+
+def chunk(cid: str, text: str, name: str = "doc.txt") -> Chunk:
+    return Chunk(cid, text, f"/docs/{name}", "Doc", 0, len(text), heading="Intro")
+
+
+def test_text_is_escaped_and_markdown_inert() -> None:
+    out = webview.text(HOSTILE + "\n\nnext")
+    assert "<" not in out.replace("<br>", "") and ">" not in out.replace("<br>", "")
+    assert not any(c in out for c in "$*_`")
+    assert "\n" not in out and out.count("<br>") == 2
+
+
+def test_answer_markers_link_to_passages_shown_once() -> None:
+    shared = chunk("c1", "Intro words. The treaty was signed in 1951. Closing words.")
+    other = chunk("c2", HOSTILE, "evil<b>.txt")
+    answer = Answer(
+        "q", "q", "The treaty was signed in 1951. [1] It stood. [2] Also [3] and [9].", False,
+        [Citation(1, shared, "The treaty was signed in 1951."), Citation(2, shared, ""),
+         Citation(3, other, "")],
+    )
+    html = webview.answer_message(answer, "tX")
+    assert "\n\n" not in html
+    ids = set(re.findall(r'id="([^"]+)"', html))
+    hrefs = re.findall(r'href="#([^"]+)"', html)
+    assert len(hrefs) == 3 and set(hrefs) <= ids
+    assert "[9]" not in html
+    assert html.count('class="dq-passage"') == 2
+    assert '<mark class="dq-support">The treaty was signed in 1951.</mark>' in html
+    assert "<script>" not in html and "<img" not in html and "evil<b>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_highlight_finds_the_quote_across_whitespace() -> None:
+    html = webview.highlight("One two.\n  Three   four five. Six.", "Three four five.")
+    assert '<mark class="dq-support">Three   four five.</mark>' in html
+
+
+def test_refusal_is_distinct_and_offers_distinct_closest_passages() -> None:
+    same = chunk("a", "Alpha passage text.")
+    dup = chunk("b", "Alpha  passage text.")
+    other = chunk("c", "Beta passage text.")
+    answer = Answer("q", "q", REFUSAL, True, [], [Scored(same, 1.0), Scored(dup, 0.9),
+                                                 Scored(other, 0.8)])
+    html = webview.answer_message(answer, "t1")
+    assert 'class="dq-refusal"' in html and REFUSAL.replace("'", "&#x27;") in html
+    assert html.count('class="dq-passage"') == 2 and "dq-cite" not in html
+    assert "Closest passages" in webview.sources_panel(answer)
+
+
+def test_upload_names_cannot_escape_the_uploads_folder() -> None:
+    for raw in ["../../etc/passwd.txt", "/abs/path/notes.md", "a\x00b.txt", "..\\win.txt",
+                "x" * 1000 + ".pdf", ".hidden.md", "<b>bold</b>.html"]:
+        name = safe_name(raw)
+        assert "/" not in name and "\\" not in name and "\x00" not in name
+        assert not name.startswith(".") and len(name) <= 130 and "<" not in name
+    assert safe_name("../../etc/passwd.txt") == "passwd.txt"
+    assert safe_name("x" * 1000 + ".pdf").endswith(".pdf")
+
+
+def test_launch_defaults_bind_locally_and_password_is_checked(tmp_path: Path) -> None:
+    options = launch_options(Settings(data_dir=tmp_path))
+    assert options["server_name"] == "127.0.0.1" and options["server_port"] == 7860
+    assert "auth" not in options
+    guarded = launch_options(Settings(data_dir=tmp_path, web_password="pw"))
+    assert guarded["auth"]("anyone", "pw") and not guarded["auth"]("anyone", "nope")
+
+
+def test_read_only_app_has_no_upload_or_remove(
+    make_bot: Callable[..., Bot], make_settings: Callable[..., Settings]
+) -> None:
+    def elem_ids(read_only: bool) -> set[str]:
+        settings = make_settings(web_read_only=read_only)
+        demo = build_app(make_bot(web_read_only=read_only), settings)
+        ids = {c.get("props", {}).get("elem_id") for c in demo.config["components"]}
+        names = {d.get("api_name") for d in demo.config["dependencies"]}
+        return ids | {f"api:{n}" for n in names}
+
+    full, read_only = elem_ids(False), elem_ids(True)
+    assert {"dq-upload", "dq-index", "api:upload", "api:remove"} <= full
+    assert not {"dq-upload", "dq-index", "api:upload", "api:remove"} & read_only
+
+
+def test_llm_answers_stream_into_the_chat(
+    make_bot: Callable[..., Bot], openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    doc = tmp_path / "station.txt"
+    doc.write_text("Kestrel Station sits on Tarn Island. Its chief engineer is Ilse Varga.\n",
+                   encoding="utf-8")
+    openai_server.reply = lambda _m: "Its chief engineer is Ilse Varga. [1]"
+    bot = make_bot(openai_base_url=openai_server.base_url, openai_api_key="k")
+    assert not bot.ingest([doc]).failed
+    chat = ChatApp(bot, bot.settings, FeedbackStore.in_data_dir(tmp_path / "fb"))
+    frames = [f[1][-1]["content"] for f in chat.respond(
+        "Who is the chief engineer of Kestrel Station?", None, "openai", 5)]
+    streamed = [f for f in frames if "dq-streaming" in f]
+    assert len(streamed) >= 2, "the reply did not arrive in pieces"
+    assert "Ilse Varga" in frames[-1] and 'class="dq-answer"' in frames[-1]
