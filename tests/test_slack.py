@@ -27,7 +27,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app as cli_app
-from bot.models import REFUSAL
+from bot.models import REFUSAL, Answer
 from bot.service import Bot
 from bot.settings import Settings
 from bot.slack import (
@@ -749,3 +749,13 @@ def test_questions_arriving_together_each_get_their_own_answer(
     for question, ts in zip(questions, sent, strict=True):
         [reply] = slack.api.replies_in(CHANNEL, ts)
         assert reply["text"] == corpus_bot.ask(question).text
+
+
+def test_long_answers_are_split_into_sections_slack_accepts() -> None:
+    text = " ".join(f"Sentence {i} says something about the alliance & its <history>. [1]"
+                    for i in range(150))
+    answer = Answer(question="q", standalone_question="q", text=text, refused=False)
+    sections = [b["text"]["text"] for b in answer.as_slack_blocks() if b["type"] == "section"]
+    assert len(sections) > 1 and all(len(part) <= 3000 for part in sections)
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert " ".join(sections) == escaped
