@@ -1,0 +1,233 @@
+"""Offline, deterministic metrics. A case that cannot be measured yields ``None`` (counted as
+unmeasured), never NaN."""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.grounding import Support
+from bot.sentences import normalize, split_sentences
+
+# Metric key -> (label, higher is better).
+METRICS: dict[str, tuple[str, bool]] = {
+    "hit@1": ("retrieval hit@1", True),
+    "hit@5": ("retrieval hit@5", True),
+    "hit@10": ("retrieval hit@10", True),
+    "mrr": ("retrieval MRR@10", True),
+    "evidence_recall": ("gold-evidence recall@k (k = top_k)", True),
+    "must_include": ("must_include accuracy", True),
+    "squad_em": ("SQuAD exact match", True),
+    "squad_f1": ("SQuAD F1", True),
+    "gold_in_answer": ("gold answer in answer text", True),
+    "citation_validity": ("citations that resolve", True),
+    "citation_precision": ("citation precision (ALCE)", True),
+    "citation_recall": ("citation recall (ALCE)", True),
+    "groundedness": ("answer sentences supported", True),
+    "correct_refusal": ("correct refusals (unanswerable)", True),
+    "false_refusal": ("false refusals (answerable)", False),
+    "latency_p50": ("latency p50 (s)", False),
+    "latency_p95": ("latency p95 (s)", False),
+}
+RANK_DEPTH = 10
+
+_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
+_NUMBERS = re.compile(r"\d+")
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+_PUNCT = frozenset(string.punctuation)
+
+SupportFn = Callable[[str, Sequence[str]], Support]
+
+
+# ----- SQuAD (official normalisation, as in the SQuAD 2.0 evaluation script) ---------------
+
+def squad_normalize(text: str) -> str:
+    """Lower case, drop punctuation and articles, fold whitespace."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCT)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def squad_exact(gold: str, prediction: str) -> float:
+    """1.0 when the normalised strings are equal."""
+    return float(squad_normalize(gold) == squad_normalize(prediction))
+
+
+def squad_f1(gold: str, prediction: str) -> float:
+    """Token-overlap F1 of the normalised strings (both empty counts as a match)."""
+    g = squad_normalize(gold).split()
+    p = squad_normalize(prediction).split()
+    if not g or not p:
+        return float(g == p)
+    same = sum((Counter(g) & Counter(p)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(p), same / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def squad_scores(golds: Sequence[str], prediction: str) -> tuple[float, float]:
+    """Best EM and F1 over the gold answers; no gold answer means the empty answer is right."""
+    golds = list(golds) or [""]
+    return (max(squad_exact(g, prediction) for g in golds),
+            max(squad_f1(g, prediction) for g in golds))
+
+
+def gold_in_answer(golds: Sequence[str], answer: str) -> float | None:
+    """1.0 when some normalised gold answer occurs in the normalised answer text."""
+    if not golds:
+        return None
+    text = f" {squad_normalize(answer)} "
+    return float(any(f" {squad_normalize(g)} " in text for g in golds if squad_normalize(g)))
+
+
+# ----- answers ----------------------------------------------------------------------------
+
+def strip_markers(text: str) -> str:
+    """The answer text without ``[n]`` markers."""
+    return re.sub(r"\s+([.,;:!?])", r"\1", _MARKERS.sub("", text)).strip()
+
+
+def must_include(groups: Sequence[Sequence[str]], text: str) -> float | None:
+    """1.0 when every group has an alternative in ``text`` (case-insensitive)."""
+    if not groups:
+        return None
+    low = normalize(text).replace("’", "'")
+    return float(all(
+        any(normalize(a).replace("’", "'") in low for a in group) for group in groups
+    ))
+
+
+def claims(answer: str) -> list[tuple[str, list[int]]]:
+    """Sentences of an answer with the ``[n]`` numbers that cite them.
+
+    A run of markers cites the text before it back to the previous run, so "A. B [1]"
+    cites both sentences; a trailing sentence without markers cites nothing.
+    """
+    out: list[tuple[str, list[int]]] = []
+    pos = 0
+    for match in _MARKERS.finditer(answer):
+        numbers = sorted({int(n) for n in _NUMBERS.findall(match.group(0))})
+        segment = answer[pos:match.start()]
+        # Punctuation right after the markers ("... 1987 [2].") belongs to the sentence.
+        end = match.end()
+        tail = re.match(r"[.,;:!?]+", answer[end:])
+        if tail:
+            segment += tail.group(0)
+            end += tail.end()
+        pos = end
+        out.extend((s, numbers) for s in split_sentences(segment.strip()) if _has_words(s))
+    rest = answer[pos:].strip()
+    out.extend((s, []) for s in split_sentences(rest) if _has_words(s))
+    return out
+
+
+def _has_words(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
+
+
+@dataclass(frozen=True)
+class CitationScores:
+    """Citation checks of one answer."""
+
+    markers: int
+    valid_markers: int
+    sentences: int
+    supported_sentences: int
+    citations: int
+    precise_citations: int
+
+
+def citation_scores(
+    answer: str, cited: dict[int, str], supports: SupportFn
+) -> CitationScores:
+    """Resolve every marker and judge each sentence and citation in the ALCE sense.
+
+    A sentence is supported when the support scorer accepts it against the union of its
+    cited passages (recall). A citation is precise when its sentence is supported and it is
+    not superfluous: it supports the sentence alone, or the others do not without it.
+    """
+    markers = valid = sentences = supported = citations = precise = 0
+    for sentence, numbers in claims(answer):
+        sentences += 1
+        markers += len(numbers)
+        texts = {n: cited[n] for n in numbers if n in cited}
+        valid += len(texts)
+        citations += len(numbers)
+        if not texts:
+            continue
+        if not supports(sentence, list(texts.values())).supported:
+            continue
+        supported += 1
+        if len(texts) == 1:
+            precise += 1
+            continue
+        for n, text in texts.items():
+            alone = supports(sentence, [text]).supported
+            others = [t for m, t in texts.items() if m != n]
+            if alone or not supports(sentence, others).supported:
+                precise += 1
+    return CitationScores(markers, valid, sentences, supported, citations, precise)
+
+
+# ----- retrieval --------------------------------------------------------------------------
+
+def first_gold_rank(is_gold: Iterable[bool]) -> int | None:
+    """1-based rank of the first gold result, or None."""
+    for rank, gold in enumerate(is_gold, start=1):
+        if gold:
+            return rank
+    return None
+
+
+def contains_quote(text: str, quote: str) -> bool:
+    """Whether ``quote`` occurs in ``text`` (whitespace, case and apostrophes folded)."""
+    return _fold(quote) in _fold(text)
+
+
+def _fold(text: str) -> str:
+    return normalize(text).replace("’", "'").replace("‘", "'").replace("“", '"').replace(
+        "”", '"')
+
+
+# ----- aggregation ------------------------------------------------------------------------
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile (``q`` in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    low, high = math.floor(pos), math.ceil(pos)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A metric over a run: its value (None when nothing was measurable) and counts."""
+
+    value: float | None
+    measured: int
+    unmeasured: int
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        """JSON-ready form (null, never NaN)."""
+        value = None if self.value is None else round(self.value, 6)
+        return {"value": value, "measured": self.measured, "unmeasured": self.unmeasured}
+
+
+def mean(values: Sequence[float | None]) -> Summary:
+    """Mean of the measured values; ``None`` entries count as unmeasured."""
+    got = [v for v in values if v is not None and not math.isnan(v)]
+    return Summary(sum(got) / len(got) if got else None, len(got), len(values) - len(got))
+
+
+def ratio(pairs: Sequence[tuple[int, int] | None]) -> Summary:
+    """Pooled ``sum(numerators) / sum(denominators)``; empty denominators are unmeasured."""
+    got = [p for p in pairs if p is not None and p[1] > 0]
+    den = sum(p[1] for p in got)
+    value = sum(p[0] for p in got) / den if den else None
+    return Summary(value, len(got), len(pairs) - len(got))
