@@ -216,6 +216,86 @@ def slack(
         raise typer.Exit(2) from exc
 
 
+@app.command("eval")
+def eval_(
+    dataset: Annotated[Path, typer.Argument(help="A JSONL case file or a SQuAD 2.0 JSON file.")],
+    corpus: Annotated[list[Path] | None, typer.Option(
+        help="Documents a JSONL set is asked against (ingested into a temporary store).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Sample this many cases.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the --limit sample.")] = 0,
+    retrieval: Annotated[str | None, typer.Option(
+        help="Retrieval modes to compare, comma-separated: hybrid,dense,lexical.")] = None,
+    backend: Annotated[str | None, typer.Option(
+        help="Answer backends to compare, comma-separated: extractive,openai.")] = None,
+    top_k: Annotated[int | None, typer.Option(min=1, help="Passages per answer.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for report.json and report.html [default: eval-reports/NAME].")] = None,
+    fail_under: Annotated[list[str] | None, typer.Option(
+        help="METRIC=VALUE: exit 1 when the metric is below VALUE (repeatable).")] = None,
+    fail_over: Annotated[list[str] | None, typer.Option(
+        help="METRIC=VALUE: exit 1 when a lower-is-better metric is above VALUE.")] = None,
+    thresholds: Annotated[Path | None, typer.Option(
+        help="TOML file of bars; the table named after the dataset file applies.")] = None,
+    judge: Annotated[bool, typer.Option(
+        help="Add the LLM-judge tier (needs OPENAI_BASE_URL); never a gate.")] = False,
+    judge_repeats: Annotated[int, typer.Option(min=1, help="Judge runs to average.")] = 3,
+) -> None:
+    """Evaluate answers on a dataset: retrieval, answers, citations, refusals, latency."""
+    import shlex
+    import tempfile
+
+    from bot.evals import gate, harness, report
+    from bot.evals import judge as judging
+    from bot.evals.datasets import DatasetError, load_dataset
+
+    settings = _settings(top_k=top_k)
+    try:
+        bars = [gate.parse_bar(b) for b in fail_under or []]
+        bars += [gate.parse_bar(b, floor=False) for b in fail_over or []]
+        if thresholds is not None:
+            bars = gate.load_thresholds(thresholds, dataset.stem) + bars
+        columns = harness.parse_columns(retrieval, backend, settings)
+        complete = judging.endpoint(settings) if judge else None
+    except (ValueError, judging.JudgeError) as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="q", disable=not sys.stderr.isatty(), leave=False)
+
+    def progress(column: str, done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_description_str(column, refresh=False)
+        bar.refresh()
+
+    with tempfile.TemporaryDirectory(prefix="bot-eval-docs-") as docs:
+        try:
+            data = load_dataset(dataset, list(corpus or []), Path(docs), limit, seed)
+            result = harness.run(data, settings, columns, progress=progress)
+        except (DatasetError, ValueError, RuntimeError) as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from exc
+        finally:
+            bar.close()
+    if complete is not None:
+        try:
+            result.judge = judging.judge_run(result, complete, judge_repeats)
+        except judging.JudgeError as exc:
+            typer.secho(f"warning: judge tier skipped: {exc}", fg="yellow", err=True)
+    command = shlex.join(["bot", "eval", *sys.argv[2:]])
+    paths = report.write_reports(result, out or Path("eval-reports") / data.name, command)
+    typer.echo(report.terminal_table(result))
+    typer.echo(f"reports: {paths['json']}  {paths['html']}")
+    misses = gate.check(bars, result.summaries)
+    for miss in misses:
+        typer.secho(f"FAIL {miss}", fg="red", err=True)
+    if misses:
+        raise typer.Exit(1)
+    if bars:
+        typer.echo(f"all {len(bars)} bars met")
+
+
 def main() -> None:
     """Entry point of the ``bot`` script."""
     app()
