@@ -110,7 +110,15 @@ class ChatApp:
         yield self._view(session, webview.sources_panel(answer), "")
 
     def _view(self, session: Session, panel: Any, box: str) -> tuple[Any, ...]:
-        return session, list(session.display), panel if panel is not None else gr.update(), box
+        # Votes are passed back with every redraw, or the thumbs of earlier answers reset.
+        labels = {"up": "Like", "down": "Dislike"}
+        votes = [
+            labels.get(session.votes.get(session.turns.get(i, ""), ""))
+            for i, m in enumerate(session.display) if m["role"] == "assistant"
+        ]
+        messages: Any = list(session.display)
+        chat = gr.Chatbot(value=messages, feedback_value=votes)
+        return session, chat, panel if panel is not None else gr.update(), box
 
     def reset(self) -> tuple[Any, ...]:
         """A new, empty conversation for this session."""
@@ -341,9 +349,9 @@ class ChatApp:
             demo.load(self.documents, None, [docs, remove_pick])
             if not settings.web_read_only:
                 index_btn.click(self.upload, [files], [upload_status, docs, remove_pick, files],
-                                concurrency_limit=1)
+                                concurrency_limit=1, show_progress_on=[upload_status])
                 remove_btn.click(self.remove, [remove_pick], [upload_status, docs, remove_pick],
-                                 concurrency_limit=1)
+                                 concurrency_limit=1, show_progress_on=[upload_status])
         return demo
 
 

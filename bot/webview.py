@@ -246,6 +246,7 @@ table.dq-docs tfoot td { font-weight: 600; }
 .dq-s-warn { color: #b45309; }
 .dq-s-error { color: #dc2626; }
 #dq-sources { max-height: 70vh; overflow-y: auto; }
+#dq-upload-status { min-height: 4em; }
 footer { display: none !important; }
 """
 

@@ -144,11 +144,19 @@ def upload(page: Any, *paths: Path) -> str:
     )
     page.evaluate("() => { document.querySelector('#dq-upload-status').dataset.old = "
                   "document.querySelector('#dq-upload-status').innerText }")
+    page.evaluate(
+        "() => { window.__progress = []; new MutationObserver(() => {"
+        " const bar = document.querySelector('#dq-upload-status .progress-bar, "
+        "#dq-upload-status .progress-level'); if (bar) window.__progress.push("
+        "document.querySelector('#dq-upload-status').innerText); })"
+        ".observe(document.body, {subtree: true, childList: true, characterData: true}); }"
+    )
     page.click("#dq-index")
     page.wait_for_function(
         "() => { const el = document.querySelector('#dq-upload-status'); "
         "return el.querySelector('.dq-status') && el.innerText !== el.dataset.old }"
     )
+    page.progress = page.evaluate("() => window.__progress")
     return str(page.inner_text("#dq-upload-status"))
 
 
@@ -239,6 +247,7 @@ def test_upload_ask_and_remove_a_document(open_page: Any, tmp_path: Path) -> Non
     oversize.write_text("padding words here. " * 4000, encoding="utf-8")
     status = upload(page, notes, unsupported, oversize)
     assert re.search(r"kestrel-station\.md: added \(\d+ chunks\)", status)
+    assert any("Indexing kestrel-station.md" in p for p in page.progress), page.progress
     assert "tool.exe" in status and "not supported" in status
     assert "huge.txt" in status and "upload limit" in status
     table = page.inner_text("#dq-docs")
