@@ -281,7 +281,7 @@ class ChatApp:
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=420):
                     chat = gr.Chatbot(
-                        label="Conversation", elem_id="dq-chat", height=560,
+                        label="Conversation", show_label=False, elem_id="dq-chat", height=560,
                         sanitize_html=True, allow_tags=False, latex_delimiters=[],
                         line_breaks=False, feedback_options=("Like", "Dislike"),
                         placeholder="**Ask something about your documents.**<br>"
