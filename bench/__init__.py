@@ -1,0 +1,1 @@
+"""Benchmark: this bot against the standard LangChain recipe, in the same run."""
