@@ -108,7 +108,7 @@ def test_llm_answers_stream_into_the_chat(
     bot = make_bot(openai_base_url=openai_server.base_url, openai_api_key="k")
     assert not bot.ingest([doc]).failed
     chat = ChatApp(bot, bot.settings, FeedbackStore.in_data_dir(tmp_path / "fb"))
-    frames = [f[1][-1]["content"] for f in chat.respond(
+    frames = [f[1].value[-1]["content"][0]["text"] for f in chat.respond(
         "Who is the chief engineer of Kestrel Station?", None, "openai", 5)]
     streamed = [f for f in frames if "dq-streaming" in f]
     assert len(streamed) >= 2, "the reply did not arrive in pieces"
