@@ -27,6 +27,8 @@ _NUMBER_WORDS = frozenset(
     hundred thousand million billion trillion dozen half percent
     """.split()
 )
+# Score factor for a sentence that matches none of what the question asks about.
+FOCUS_PENALTY = 0.7
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _CAPITAL_MID = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+")
 
@@ -139,6 +141,9 @@ class ExtractiveAnswerer:
         weight = sum(lexical.idf(t) for t in q_terms) or 1.0
         names = _question_names(question)
         kind = expected_type(question)
+        # What the question asks about beyond the names it mentions ("wife" in "Who is
+        # Suga's wife?"): a sentence that names the person but matches none of it is weak.
+        focus = q_terms - set(lexical.terms(" ".join(_capitalised(question))))
         raw: list[tuple[int, int, str, str, Chunk | None]] = []
         vecs: list[np.ndarray] = []
         seen: set[str] = set()
@@ -168,12 +173,15 @@ class ExtractiveAnswerer:
             sent_words = set(words(sent))
             in_sentence = q_terms & set(lexical.terms(sent))
             antecedent = ""
-            if names and not any(n in sent_words for n in names):
-                before_words = set(words(before))
-                if before and all(n in before_words for n in names):
-                    antecedent = before
-                    in_sentence |= q_terms & set(lexical.terms(before))
+            # Names the sentence lacks ("Ishiba" in "He was appointed Defense Minister")
+            # may come from the sentence just before it, and only from there.
+            absent = [n for n in names if n not in sent_words]
+            if absent and before and all(n in set(words(before)) for n in absent):
+                antecedent = before
+                in_sentence |= q_terms & set(lexical.terms(before))
             score = 0.6 * sum(lexical.idf(t) for t in in_sentence) / weight + 0.4 * float(cos)
+            if focus and not focus & in_sentence:
+                score *= FOCUS_PENALTY
             if not has_type(sent, kind):
                 score *= 0.6
             named = sent_words | (set(words(antecedent)) if antecedent else set())
@@ -225,6 +233,11 @@ class ExtractiveAnswerer:
                 parts.append(f"{cand.text} {cite(chunk, cand.text)}")
             quoted.add(normalize(cand.text))
         return Draft(" ".join(parts), False, citations)
+
+
+def _capitalised(question: str) -> list[str]:
+    """Capitalised words of a question after its first word."""
+    return [w for w in re.findall(r"[^\W\d_][\w'’-]*", question)[1:] if w[:1].isupper()]
 
 
 def _question_names(question: str) -> list[str]:
