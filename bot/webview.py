@@ -118,6 +118,9 @@ def _link_markers(answer_text: str, turn: str, anchors: dict[int, str], titles: 
 def answer_message(answer: Answer, turn: str) -> str:
     """The assistant bubble for a finished answer (or refusal)."""
     notes = "".join(f'<div class="dq-note">ⓘ {text(n)}</div>' for n in answer.notes)
+    if answer.standalone_question.strip() != answer.question.strip():
+        notes = (f'<div class="dq-rewrite">Understood as: '
+                 f"{text(answer.standalone_question)}</div>{notes}")
     if answer.refused:
         closest = "".join(
             _passage(f"{turn}-c{i}", [], s.chunk, "", False)
@@ -222,6 +225,7 @@ CSS = """
 .dq-closest-head, .dq-cites-head, .dq-panel-head { font-size: .8em; text-transform: uppercase;
   letter-spacing: .04em; opacity: .7; margin: .6em 0 .3em; }
 .dq-note { font-size: .85em; opacity: .8; margin-top: .4em; }
+.dq-rewrite { font-size: .8em; opacity: .65; margin-top: .3em; font-style: italic; }
 a.dq-cite { text-decoration: none; font-weight: 600; font-size: .85em; padding: 0 .15em;
   border-radius: 3px; background: rgba(59, 130, 246, .12); cursor: pointer; }
 a.dq-cite:hover { background: rgba(59, 130, 246, .3); }

@@ -200,6 +200,7 @@ def test_follow_ups_use_each_sessions_own_history(open_page: Any) -> None:
     ask(second, "Who is Yoshihide Suga?")
     a = ask(first, "Where did he graduate from?").inner_text()
     b = ask(second, "Where did he graduate from?").inner_text()
+    assert re.search(r"Understood as: .*Ishiba", a) and re.search(r"Understood as: .*Suga", b)
     assert "Waseda" in a and "University of Tokyo" not in a
     assert "University of Tokyo" in b and "Waseda" not in b
     assert "Suga" not in first.locator("#dq-chat .dq-user").all_inner_texts().__str__()
