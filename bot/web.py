@@ -307,7 +307,7 @@ class ChatApp:
                 with gr.Column(scale=2, min_width=320):
                     with gr.Tab("Sources"):
                         panel = gr.HTML(webview.sources_panel(None), elem_id="dq-sources")
-                    with gr.Tab("Documents", elem_id="dq-documents-tab"):
+                    with gr.Tab("Documents", elem_id="dq-documents-tab") as docs_tab:
                         docs = gr.HTML(elem_id="dq-docs")
                         remove_pick = gr.Dropdown(
                             label="Remove a document", choices=[], value=None,
@@ -347,6 +347,8 @@ class ChatApp:
             chat.like(self.vote, [session], [session, vote_status, note_row])
             save_note.click(self.note, [session, note], [vote_status, note_row])
             demo.load(self.documents, None, [docs, remove_pick])
+            # Other sessions may have added or removed documents since the page loaded.
+            docs_tab.select(self.documents, None, [docs, remove_pick], show_progress="hidden")
             if not settings.web_read_only:
                 index_btn.click(self.upload, [files], [upload_status, docs, remove_pick, files],
                                 concurrency_limit=1, show_progress_on=[upload_status])

@@ -234,7 +234,7 @@ def test_example_questions_on_an_empty_chat(open_page: Any, served: Served) -> N
 
 
 def test_upload_ask_and_remove_a_document(open_page: Any, tmp_path: Path) -> None:
-    page = open_page()
+    page, elsewhere = open_page(), open_page()
     notes = tmp_path / "kestrel-station.md"
     notes.write_text(
         "# Kestrel Station\n\nKestrel Station is a research base on Tarn Island. "
@@ -254,6 +254,10 @@ def test_upload_ask_and_remove_a_document(open_page: Any, tmp_path: Path) -> Non
     table = page.inner_text("#dq-docs")
     assert "kestrel-station.md" in table and "us-japan-alliance.txt" in table
     assert "huge.txt" not in table and "tool.exe" not in table
+    elsewhere.get_by_role("tab", name="Documents").click()
+    elsewhere.wait_for_function(
+        "() => document.querySelector('#dq-docs').innerText.includes('kestrel-station.md')"
+    )
     reply = ask(page, "Who is the chief engineer of Kestrel Station?")
     assert "Ilse Varga" in reply.inner_text()
     assert "kestrel-station.md" in reply.locator("details.dq-passage summary").first.inner_text()
