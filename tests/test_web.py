@@ -219,6 +219,8 @@ def test_refusal_looks_like_a_refusal_and_offers_closest_passages(open_page: Any
     closest = reply.locator("details.dq-passage")
     assert 1 <= closest.count() <= 3
     assert "closest passages" in page.inner_text("#dq-sources").lower()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-refusal.png"))
     error = ask(page, "why " * 1200)
     assert "dq-error" in (error.get_attribute("class") or "")
     assert "limit" in error.inner_text() and "Traceback" not in page.content()
@@ -462,6 +464,8 @@ def test_store_outage_is_a_readable_message_and_the_app_recovers(
         down = ask(page, question)
         assert "dq-error" in (down.get_attribute("class") or "")
         assert "document store can't be reached" in down.inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "web-store-outage.png"))
         assert "Traceback" not in page.content()
 
         chroma = _start_chroma(tmp_path / "chroma", chroma_port)
