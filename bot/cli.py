@@ -229,7 +229,7 @@ def eval_(
         help="Answer backends to compare, comma-separated: extractive,openai.")] = None,
     top_k: Annotated[int | None, typer.Option(min=1, help="Passages per answer.")] = None,
     out: Annotated[Path | None, typer.Option(
-        help="Folder for report.json and report.html [default: eval-reports/NAME].")] = None,
+        help="Folder for report.json and report.html [default: evals/reports/NAME].")] = None,
     fail_under: Annotated[list[str] | None, typer.Option(
         help="METRIC=VALUE: exit 1 when the metric is below VALUE (repeatable).")] = None,
     fail_over: Annotated[list[str] | None, typer.Option(
@@ -284,7 +284,7 @@ def eval_(
         except judging.JudgeError as exc:
             typer.secho(f"warning: judge tier skipped: {exc}", fg="yellow", err=True)
     command = shlex.join(["bot", "eval", *sys.argv[2:]])
-    paths = report.write_reports(result, out or Path("eval-reports") / data.name, command)
+    paths = report.write_reports(result, out or Path("evals") / "reports" / data.name, command)
     typer.echo(report.terminal_table(result))
     typer.echo(f"reports: {paths['json']}  {paths['html']}")
     misses = gate.check(bars, result.summaries)

@@ -23,7 +23,7 @@ _DISCOURSE = frozenset(
     """.split()
 )
 _NUMBER = re.compile(r"^\d")
-_CAPITALISED = re.compile(r"[A-Z][^\W_]*(?:['’][^\W_]+)?", re.UNICODE)
+_CAPITALISED = re.compile(r"(?<![\w'’])[A-Z][^\W_]*(?:['’][^\W_]+)?", re.UNICODE)
 
 MAX_NOVEL_WORDS = 2
 MIN_COVERAGE = 0.75

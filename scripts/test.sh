@@ -12,3 +12,18 @@ export HF_HUB_OFFLINE=1
 .venv/bin/ruff check bot tests
 .venv/bin/mypy bot
 .venv/bin/pytest -q "$@"
+# Grounding eval gate: the seed set over corpus/ and a fixed SQuAD sample, each held to the
+# bars in evals/thresholds.toml (a regression below a bar fails the build).
+.venv/bin/bot eval evals/datasets/seed.jsonl --corpus corpus/ \
+  --thresholds evals/thresholds.toml --out test-artifacts/eval-seed
+SQUAD=""
+for candidate in "${BOT_EVAL_SQUAD:-}" ../shared/datasets/squad2-dev-split/squad2-open.json \
+    /work/shared/datasets/squad2-dev-split/squad2-open.json; do
+  if [ -n "$candidate" ] && [ -f "$candidate" ]; then SQUAD="$candidate"; break; fi
+done
+if [ -n "$SQUAD" ]; then
+  .venv/bin/bot eval "$SQUAD" --limit 300 --seed 0 \
+    --thresholds evals/thresholds.toml --out test-artifacts/eval-squad
+else
+  echo "squad2-open.json not found (set BOT_EVAL_SQUAD): sampled SQuAD eval skipped" >&2
+fi
