@@ -51,7 +51,11 @@ def endpoint(settings: Settings) -> Complete:
                           {"role": "user", "content": user}],
             )
         except Exception as exc:
-            raise JudgeError(f"the judge endpoint failed: {type(exc).__name__}: {exc}") from exc
+            # Some endpoints quote the key they were sent in their error messages.
+            detail = str(exc).replace(key, "[redacted]") if len(key) >= 8 else str(exc)
+            raise JudgeError(
+                f"the judge endpoint failed: {type(exc).__name__}: {detail}"
+            ) from exc
         content = reply.choices[0].message.content if reply.choices else None
         return content or ""
 
