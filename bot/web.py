@@ -271,7 +271,8 @@ class ChatApp:
         default_backend = (
             settings.answer_backend if settings.answer_backend in backends else backends[0]
         )
-        with gr.Blocks(title="Document Q&A", fill_width=True) as demo:
+        # No telemetry or version check: the app must not reach the network.
+        with gr.Blocks(title="Document Q&A", fill_width=True, analytics_enabled=False) as demo:
             session = gr.State(Session())
             gr.Markdown(
                 "## Document Q&A\nAnswers come only from the indexed documents. Each sentence "

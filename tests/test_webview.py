@@ -93,6 +93,7 @@ def test_read_only_app_has_no_upload_or_remove(
         names = {d.get("api_name") for d in demo.config["dependencies"]}
         return ids | {f"api:{n}" for n in names}
 
+    assert build_app(make_bot(), make_settings()).analytics_enabled is False
     full, read_only = elem_ids(False), elem_ids(True)
     assert {"dq-upload", "dq-index", "api:upload", "api:remove"} <= full
     assert not {"dq-upload", "dq-index", "api:upload", "api:remove"} & read_only
