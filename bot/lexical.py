@@ -15,13 +15,26 @@ from bot.sentences import content_words
 class LexicalIndex:
     """An in-memory BM25 index (bm25s) over ``(id, text)`` pairs."""
 
-    def __init__(self, ids: list[str], texts: list[str]) -> None:
+    def __init__(
+        self, ids: list[str], texts: list[str], reuse: LexicalIndex | None = None
+    ) -> None:
+        """Index ``texts``; term sets of ids already in ``reuse`` are taken from it.
+
+        Ids are content hashes, so an id's terms never change: rebuilding after an ingest
+        only analyses the new passages.
+        """
         self.ids = list(ids)
         self._stemmer = Stemmer.Stemmer("english")
         self._retriever: bm25s.BM25 | None = None
         self._df: Counter[str] = Counter()
-        for text in texts:
-            self._df.update(set(self.terms(text)))
+        self._terms: dict[str, frozenset[str]] = {}
+        known = reuse._terms if reuse is not None else {}
+        for cid, text in zip(self.ids, texts, strict=True):
+            terms = known.get(cid)
+            if terms is None:
+                terms = frozenset(self.terms(text))
+            self._terms[cid] = terms
+            self._df.update(terms)
         if self.ids:
             tokens = bm25s.tokenize(
                 texts, stopwords="en", stemmer=self._stemmer, show_progress=False

@@ -16,13 +16,13 @@ from langchain_core.embeddings import Embeddings
 from bot.answer import Draft, ExtractiveAnswerer, check_reply, refusal
 from bot.chunking import chunk_document
 from bot.conversation import Turn, condense
-from bot.guard import clean_question, is_steering
+from bot.guard import addresses_the_bot, clean_question, is_steering
 from bot.llm import NOT_IN_DOCUMENTS, LLMError, OpenAIChat
 from bot.loaders import SUPPORTED_SUFFIXES, LoaderError, UnsupportedType, load
 from bot.models import Answer, Chunk, FileReport, IngestReport, Scored, SourceInfo
 from bot.retrieval import Retriever
 from bot.settings import Settings
-from bot.store import ChunkStore, Snapshot, StoreError
+from bot.store import ChunkStore, FileRecord, Snapshot, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,13 @@ class Bot:
         report = IngestReport(list(skipped))
         pending: list[_Pending] = []
         max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+        try:
+            # One batched read instead of one round trip per file (it adds up on a server).
+            known: dict[str, FileRecord] | None = self.store.file_records(
+                [str(p.resolve()) for p in files]
+            )
+        except StoreError:
+            known = None
         for done, path in enumerate(files, start=1):
             if progress:
                 progress(done - 1, len(files), str(path))
@@ -133,7 +140,7 @@ class Bot:
                         "MB limit (setting BOT_MAX_FILE_MB)"
                     )
                 sha = file_sha256(path)
-                record = self.store.file_record(source)
+                record = self.store.file_record(source) if known is None else known.get(source)
                 if record is not None and record.sha256 == sha:
                     report.files.append(FileReport(source, "unchanged", len(record.chunks)))
                     continue
@@ -177,17 +184,27 @@ class Bot:
             self.store.add_vectors(new, vectors)
         except Exception as exc:
             return [FileReport(p.source, "failed", message=_message(exc)) for p in pending]
-        reports = []
         embedded_by_file = _attribute(pending, missing)
+        done = {
+            p.source: FileReport(p.source, p.status, len(p.chunks), embedded_by_file[p.source])
+            for p in pending
+        }
+        try:
+            self.store.commit_files(
+                [FileRecord(p.source, p.sha256, p.title, tuple(p.chunks)) for p in pending]
+            )
+            return list(done.values())
+        except StoreError:
+            pass
+        # The group write failed: commit file by file, so each file gets its own verdict.
+        reports = []
         for p in pending:
             try:
                 self.store.commit_file(p.source, p.sha256, p.title, p.chunks)
             except StoreError as exc:
                 reports.append(FileReport(p.source, "failed", message=str(exc)))
                 continue
-            reports.append(
-                FileReport(p.source, p.status, len(p.chunks), embedded_by_file[p.source])
-            )
+            reports.append(done[p.source])
         return reports
 
     def _prune(self, paths: Sequence[Path | str]) -> list[FileReport]:
@@ -253,6 +270,14 @@ class Bot:
             return
         snap = self.store.snapshot()
         retrieved = self.retriever.retrieve(standalone, top_k, snap)
+        # Documents are data: a passage that tries to instruct the model is never evidence.
+        trusted = [s for s in retrieved if not addresses_the_bot(s.chunk.text)]
+        if len(trusted) < len(retrieved):
+            notes.append(
+                f"{len(retrieved) - len(trusted)} passage(s) were set aside: they hold "
+                "instructions addressed to the bot, not information."
+            )
+            retrieved = trusted
         if backend == "openai" and self.chat is not None:
             draft = yield from self._generate(standalone, retrieved, snap, notes)
         else:

@@ -143,6 +143,20 @@ class ChunkStore:
             return None
         return self._decode_record(got["documents"][0], got["metadatas"][0])
 
+    def file_records(self, sources: Sequence[str]) -> dict[str, FileRecord]:
+        """Committed records of ``sources`` (those that have one), read in batched calls."""
+        wanted = list(dict.fromkeys(_file_record_id(s) for s in sources))
+        out: dict[str, FileRecord] = {}
+        for i in range(0, len(wanted), self._batch):
+            batch = wanted[i:i + self._batch]
+            got = self._call(
+                lambda b=batch: self._files.get(ids=b, include=["documents", "metadatas"])
+            )
+            for doc, meta in zip(got["documents"], got["metadatas"], strict=True):
+                record = self._decode_record(doc, meta)
+                out[record.source] = record
+        return out
+
     def sources(self) -> list[SourceInfo]:
         """Every committed file with its passage count."""
         snap = self.snapshot()
@@ -178,17 +192,28 @@ class ChunkStore:
 
     def commit_file(self, source: str, sha256: str, title: str, chunks: Sequence[Chunk]) -> None:
         """Publish ``source`` as made of ``chunks`` (whose vectors must already be stored)."""
-        occurrences = [
-            {"id": c.id, "start": c.start, "end": c.end, "page": c.page, "heading": c.heading}
-            for c in chunks
-        ]
+        self.commit_files([FileRecord(source, sha256, title, tuple(chunks))])
+
+    def commit_files(self, records: Sequence[FileRecord]) -> None:
+        """Publish several files in one write and one generation change.
+
+        Each file's record is still a single row, so every file is seen either at its old
+        or at its new version; batching only saves round trips and spares readers a
+        snapshot rebuild per file.
+        """
+        if not records:
+            return
         self._call(
             lambda: self._files.upsert(
-                ids=[_file_record_id(source)],
-                embeddings=[[1.0]],
-                documents=[json.dumps(occurrences)],
-                metadatas=[{"source": source, "sha256": sha256, "title": title,
-                            "chunks": len(chunks)}],
+                ids=[_file_record_id(r.source) for r in records],
+                embeddings=[[1.0] for _ in records],
+                documents=[json.dumps([
+                    {"id": c.id, "start": c.start, "end": c.end, "page": c.page,
+                     "heading": c.heading}
+                    for c in r.chunks
+                ]) for r in records],
+                metadatas=[{"source": r.source, "sha256": r.sha256, "title": r.title,
+                            "chunks": len(r.chunks)} for r in records],
             )
         )
         self._bump_generation()
@@ -276,9 +301,13 @@ class ChunkStore:
                 if before is not None and before.heading == c.heading and before.id != c.id:
                     previous[c.id] = before.id
         ids = sorted(first)
-        texts: dict[str, str] = {}
-        for i in range(0, len(ids), self._batch):
-            batch = ids[i:i + self._batch]
+        # Ids are content hashes: texts already in the previous snapshot cannot have changed,
+        # so only passages new since then are read from the store.
+        last = self._snapshot
+        texts = {cid: last.chunks[cid].text for cid in ids if cid in last.chunks}
+        wanted = [cid for cid in ids if cid not in texts]
+        for i in range(0, len(wanted), self._batch):
+            batch = wanted[i:i + self._batch]
             got = self._call(lambda b=batch: self._chunks.get(ids=b, include=["documents"]))
             texts.update(zip(got["ids"], got["documents"], strict=True))
         chunks = {
@@ -296,5 +325,5 @@ class ChunkStore:
             chunks=chunks,
             occurrences=occurrences,
             previous={k: v for k, v in previous.items() if k in chunks and v in chunks},
-            lexical=LexicalIndex(ordered, [chunks[c].text for c in ordered]),
+            lexical=LexicalIndex(ordered, [chunks[c].text for c in ordered], last.lexical),
         )
