@@ -18,6 +18,17 @@ _STEERING = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 
+# Narrower than _STEERING: phrasing aimed at a model reading the text, rare in real prose
+# ("pretend" or "from now on" are common in documents, so they are not here).
+_INJECTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,30}\b(previous|prior|above|earlier|all|any|"
+    r"your|system)\b.{0,20}\b(instructions|prompts?|rules|guidelines)\b"
+    r"|\b(system|developer) prompt\b"
+    r"|\byou are now\b"
+    r"|\b(new|updated) instructions for (the )?(ai|assistant|model|chatbot|bot)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+
 
 class QuestionError(ValueError):
     """A question the bot cannot take; the message is meant for the user."""
@@ -49,3 +60,8 @@ def clean_question(question: str, max_chars: int) -> str:
 def is_steering(question: str) -> bool:
     """True when the question tries to change the bot's rules instead of asking the documents."""
     return bool(_STEERING.search(question))
+
+
+def addresses_the_bot(passage: str) -> bool:
+    """True when a document passage holds instructions aimed at the model that reads it."""
+    return bool(_INJECTION.search(passage))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from typing import Any
 
+from pydantic import SecretStr
+
 from bot.conversation import Turn, _content
 from bot.models import Scored
 from bot.settings import Settings
@@ -63,6 +65,9 @@ class OpenAIChat:
 
     def __init__(self, model: Any) -> None:
         self.model = model
+        # Some endpoints and proxies quote the key they were sent in their error messages.
+        key = getattr(model, "openai_api_key", None)
+        self._key = key.get_secret_value() if isinstance(key, SecretStr) else ""
 
     def stream_answer(
         self, question: str, retrieved: Sequence[Scored]
@@ -80,7 +85,7 @@ class OpenAIChat:
                 if text:
                     yield text
         except Exception as exc:
-            raise LLMError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
+            raise LLMError(f"{type(exc).__name__}: {_first_line(exc, self._key)}") from exc
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         """A standalone version of ``question`` given the conversation so far."""
@@ -93,7 +98,7 @@ class OpenAIChat:
                 HumanMessage(f"Conversation:\n{convo}\n\nLast question: {question}"),
             ])
         except Exception as exc:
-            raise LLMError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
+            raise LLMError(f"{type(exc).__name__}: {_first_line(exc, self._key)}") from exc
         text = reply.content if isinstance(reply.content, str) else ""
         text = " ".join(text.split()).strip().strip('"')
         if not text or len(text) > 4 * max(len(question), 100):
@@ -101,6 +106,9 @@ class OpenAIChat:
         return text
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
+def _first_line(exc: BaseException, secret: str = "") -> str:
+    text = str(exc)
+    if len(secret) >= 8:
+        text = text.replace(secret, "[redacted]")
+    lines = text.strip().splitlines()
     return lines[0][:300] if lines else ""
