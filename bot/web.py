@@ -33,6 +33,16 @@ log = logging.getLogger(__name__)
 _UNSAFE_NAME = re.compile(r"[^\w.\- ()\[\]+,&']+", re.UNICODE)
 
 
+def _busy() -> Any:
+    """The question box while an answer is on its way: emptied and locked, so one session
+    never has two questions in flight against the same conversation."""
+    return gr.update(value="", interactive=False)
+
+
+def _ready() -> Any:
+    return gr.update(interactive=True)
+
+
 @dataclass
 class Session:
     """One browser session's conversation: what is shown, and what the bot remembers."""
@@ -64,11 +74,11 @@ class ChatApp:
         session = session or Session()
         question = (question or "").strip()
         if not question:
-            yield self._view(session, None, "")
+            yield self._view(session, None, _ready())
             return
         session.display.append({"role": "user", "content": webview.user_message(question)})
         session.display.append({"role": "assistant", "content": webview.pending()})
-        yield self._view(session, gr.update(), "")
+        yield self._view(session, gr.update(), _busy())
         answer: Answer | None = None
         partial = ""
         try:
@@ -83,7 +93,7 @@ class ChatApp:
                 else:
                     partial += event
                     session.display[-1]["content"] = webview.pending(partial)
-                    yield self._view(session, gr.update(), "")
+                    yield self._view(session, gr.update(), _busy())
         except QuestionError as exc:
             message = f"That question can't be taken: {exc}."
         except StoreError as exc:
@@ -97,7 +107,7 @@ class ChatApp:
             message = "Something went wrong while answering; the details are in the server log."
         if answer is None:
             session.display[-1]["content"] = webview.error_message(message)
-            yield self._view(session, gr.update(), "")
+            yield self._view(session, gr.update(), _ready())
             return
         turn = uuid.uuid4().hex[:12]
         session.display[-1]["content"] = webview.answer_message(answer, f"t{turn}")
@@ -107,9 +117,9 @@ class ChatApp:
             {"role": "user", "content": question},
             {"role": "assistant", "content": answer.text},
         ]
-        yield self._view(session, webview.sources_panel(answer), "")
+        yield self._view(session, webview.sources_panel(answer), _ready())
 
-    def _view(self, session: Session, panel: Any, box: str) -> tuple[Any, ...]:
+    def _view(self, session: Session, panel: Any, box: Any) -> tuple[Any, ...]:
         # Votes are passed back with every redraw, or the thumbs of earlier answers reset.
         labels = {"up": "Like", "down": "Dislike"}
         votes = [

@@ -353,7 +353,18 @@ def test_backend_choice_and_a_readable_llm_outage(open_page: Any, served: Served
     assert [c.strip() for c in choices] == ["extractive", "openai"]
     page.locator("#dq-backend label").filter(has_text="openai").click()
     seen = len(served.llm.requests)
-    reply = ask(page, "When was the US-Japan Security Treaty formed?")
+    served.llm.mode, served.llm.delay_s = "slow", 2.0
+    try:
+        page.fill("#dq-question textarea", "When was the US-Japan Security Treaty formed?")
+        page.click("#dq-ask")
+        # While the answer is on its way the box is locked: no second question in flight.
+        page.wait_for_selector("#dq-question textarea:disabled")
+        page.wait_for_selector("#dq-chat .dq-pending")
+        reply = page.locator(BUBBLES).last
+        reply.wait_for()
+    finally:
+        served.llm.mode = "ok"
+    assert page.locator("#dq-question textarea").is_enabled()
     assert len(served.llm.requests) > seen
     assert any(r["body"].get("stream") for r in served.llm.requests[seen:])
     assert reply.locator("a.dq-cite").count() >= 1
