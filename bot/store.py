@@ -91,6 +91,11 @@ class ChunkStore:
         self.name = name
         self._lock = threading.RLock()
         self._snapshot = Snapshot()
+        server = client.get_settings()
+        self._server = (
+            f"{server.chroma_server_host}:{server.chroma_server_http_port}"
+            if server.chroma_server_host else ""
+        )
         try:
             self._chunks = client.get_or_create_collection(
                 name, metadata={"hnsw:space": "cosine"}, embedding_function=None
@@ -250,6 +255,15 @@ class ChunkStore:
         except StoreError:
             raise
         except Exception as exc:
+            # httpx's TransportError covers refused, reset and timed-out connections.
+            unreachable = isinstance(exc, OSError) or any(
+                c.__name__ == "TransportError" for c in type(exc).__mro__
+            )
+            if self._server and unreachable:
+                raise StoreError(
+                    f"cannot reach the Chroma server at {self._server} "
+                    f"({type(exc).__name__}: {exc}); is `chroma run` up?"
+                ) from exc
             raise StoreError(f"vector store error: {type(exc).__name__}: {exc}") from exc
 
     def _generation(self) -> str:
