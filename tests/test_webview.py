@@ -114,3 +114,29 @@ def test_llm_answers_stream_into_the_chat(
     streamed = [f for f in frames if "dq-streaming" in f]
     assert len(streamed) >= 2, "the reply did not arrive in pieces"
     assert "Ilse Varga" in frames[-1] and 'class="dq-answer"' in frames[-1]
+
+
+def test_a_bad_replacement_upload_keeps_the_previous_version(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    bot = make_bot()
+    chat = ChatApp(bot, bot.settings, FeedbackStore.in_data_dir(tmp_path / "fb"))
+    first, empty = tmp_path / "in" / "ferry.txt", tmp_path / "again" / "ferry.txt"
+    first.parent.mkdir()
+    empty.parent.mkdir()
+    first.write_text("The ferry to Tarn Island leaves every second Thursday.\n", "utf-8")
+    empty.write_text("", "utf-8")
+
+    status = chat.upload([str(first)])[0]
+    assert "ferry.txt: added" in status
+    stored = chat.uploads / "ferry.txt"
+    assert [s.source for s in bot.sources()] == [str(stored.resolve())]
+
+    status = chat.upload([str(empty)])[0]
+    assert "ferry.txt: not added" in status
+    assert stored.read_text("utf-8").startswith("The ferry")
+    assert not list(chat.uploads.glob(".*")), "a staging or backup file was left behind"
+    assert "Thursday" in bot.ask("When does the ferry to Tarn Island leave?").text
+
+    assert "ferry.txt: removed" in chat.remove(str(stored.resolve()))[0]
+    assert bot.sources() == [] and not stored.exists()
