@@ -142,7 +142,8 @@ class ExtractiveAnswerer:
         names = _question_names(question)
         kind = expected_type(question)
         # What the question asks about beyond the names it mentions ("wife" in "Who is
-        # Suga's wife?"): a sentence that names the person but matches none of it is weak.
+        # Suga's wife?"): a sentence that names the person but matches none of it is weak,
+        # unless it holds the date or number asked for (the words may be paraphrased).
         focus = q_terms - set(lexical.terms(" ".join(_capitalised(question))))
         raw: list[tuple[int, int, str, str, Chunk | None]] = []
         vecs: list[np.ndarray] = []
@@ -180,7 +181,8 @@ class ExtractiveAnswerer:
                 antecedent = before
                 in_sentence |= q_terms & set(lexical.terms(before))
             score = 0.6 * sum(lexical.idf(t) for t in in_sentence) / weight + 0.4 * float(cos)
-            if focus and not focus & in_sentence:
+            typed = kind in ("date", "number") and has_type(sent, kind)
+            if focus and not focus & in_sentence and not typed:
                 score *= FOCUS_PENALTY
             if not has_type(sent, kind):
                 score *= 0.6
