@@ -229,7 +229,7 @@ def eval_(
         help="Answer backends to compare, comma-separated: extractive,openai.")] = None,
     top_k: Annotated[int | None, typer.Option(min=1, help="Passages per answer.")] = None,
     out: Annotated[Path | None, typer.Option(
-        help="Folder for report.json and report.html [default: evals/reports/NAME].")] = None,
+        help="Folder for report.json and report.html (default: evals/reports/NAME).")] = None,
     fail_under: Annotated[list[str] | None, typer.Option(
         help="METRIC=VALUE: exit 1 when the metric is below VALUE (repeatable).")] = None,
     fail_over: Annotated[list[str] | None, typer.Option(
