@@ -95,13 +95,19 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _TERMINAL = tuple(".!?:;,\"'’”)]")
 
 
+_SMALL_WORDS = {"a", "an", "the", "of", "and", "or", "in", "on", "for", "to", "with", "vs"}
+
+
 def _looks_like_heading(line: str) -> bool:
     words = line.split()
+    if not (0 < len(words) <= 10 and len(line) <= 80 and line.lstrip()[:1].isupper()):
+        return False
+    if not line.rstrip().endswith(_TERMINAL):
+        return True
+    # A short title-case question ("A New Paradigm?") is a heading, not a sentence.
     return (
-        0 < len(words) <= 10
-        and len(line) <= 80
-        and not line.rstrip().endswith(_TERMINAL)
-        and line.lstrip()[:1].isupper()
+        line.rstrip().endswith("?") and len(words) <= 6
+        and all(w[:1].isupper() or w.lower() in _SMALL_WORDS for w in words)
     )
 
 

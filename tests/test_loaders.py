@@ -17,15 +17,17 @@ def test_plain_text_lines_and_headings(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text(
         "Opening line of the piece.\nSecond paragraph on its own line.\n"
-        "A Short Heading\nBody under the heading.\n",
+        "A Short Heading\nBody under the heading.\nWhat Comes Next?\nThe last paragraph.\n"
+        "Is this line a question or a heading?\nA sentence follows it.\n",
         encoding="utf-8",
     )
     doc = load(path)
     assert _texts(doc) == [
         "Opening line of the piece.", "Second paragraph on its own line.",
-        "Body under the heading.",
+        "Body under the heading.", "The last paragraph.",
+        "Is this line a question or a heading?", "A sentence follows it.",
     ]
-    assert _texts(doc, "heading") == ["A Short Heading"]
+    assert _texts(doc, "heading") == ["A Short Heading", "What Comes Next?"]
     assert doc.title == "notes"
 
 
