@@ -11,6 +11,8 @@ fi
 export HF_HUB_OFFLINE=1
 .venv/bin/ruff check bot tests
 .venv/bin/mypy bot
+# Known vulnerabilities in the exact dependency versions of this build.
+bash scripts/audit.sh
 .venv/bin/pytest -q "$@"
 # Grounding eval gate: the seed set over corpus/ and a fixed SQuAD sample, each held to the
 # bars in evals/thresholds.toml (a regression below a bar fails the build).
