@@ -300,8 +300,29 @@ class ChunkStore:
             if rid != GENERATION_ID
         ]
 
+    def _read_files_and_texts(self) -> tuple[list[FileRecord], dict[str, str]]:
+        """The committed files and the texts of their passages, read so they agree."""
+        last = self._snapshot
+        for _ in range(3):
+            records = sorted(self._all_records(), key=lambda r: r.source)
+            ids = sorted({c.id for r in records for c in r.chunks})
+            # Ids are content hashes: texts already in the previous snapshot cannot have
+            # changed, so only passages new since then are read from the store.
+            texts = {cid: last.chunks[cid].text for cid in ids if cid in last.chunks}
+            wanted = [cid for cid in ids if cid not in texts]
+            for i in range(0, len(wanted), self._batch):
+                batch = wanted[i:i + self._batch]
+                got = self._call(lambda b=batch: self._chunks.get(ids=b, include=["documents"]))
+                texts.update(zip(got["ids"], got["documents"], strict=True))
+            if len(texts) == len(ids):
+                return records, texts
+            # A writer published a new version and swept the old passages between the two
+            # reads: list the files again rather than show one of them in part.
+        whole = [r for r in records if all(c.id in texts for c in r.chunks)]
+        return whole, texts
+
     def _load_snapshot(self, generation: str) -> Snapshot:
-        records = sorted(self._all_records(), key=lambda r: r.source)
+        records, texts = self._read_files_and_texts()
         first: dict[str, Chunk] = {}
         occurrences: dict[str, int] = {}
         previous: dict[str, str] = {}
@@ -314,23 +335,13 @@ class ChunkStore:
                 before = record.chunks[i - 1] if i else None
                 if before is not None and before.heading == c.heading and before.id != c.id:
                     previous[c.id] = before.id
-        ids = sorted(first)
-        # Ids are content hashes: texts already in the previous snapshot cannot have changed,
-        # so only passages new since then are read from the store.
         last = self._snapshot
-        texts = {cid: last.chunks[cid].text for cid in ids if cid in last.chunks}
-        wanted = [cid for cid in ids if cid not in texts]
-        for i in range(0, len(wanted), self._batch):
-            batch = wanted[i:i + self._batch]
-            got = self._call(lambda b=batch: self._chunks.get(ids=b, include=["documents"]))
-            texts.update(zip(got["ids"], got["documents"], strict=True))
         chunks = {
             cid: Chunk(
                 id=cid, text=texts[cid], source=c.source, title=c.title, start=c.start,
                 end=c.end, page=c.page, heading=c.heading,
             )
             for cid, c in first.items()
-            if cid in texts
         }
         ordered = sorted(chunks)
         return Snapshot(

@@ -12,6 +12,7 @@ import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,3 +88,35 @@ def test_answers_see_one_version_while_ingesting(
     final = bot.ask(f"How many ships did the harbour of {HARBOURS[0]} count?")
     assert {int(m) for c in final.citations for m in EDITION.findall(c.chunk.text)} == {EDITIONS}
     assert bot.store.vector_count() == len(HARBOURS)
+
+
+def test_snapshot_taken_while_a_new_version_commits_holds_whole_files(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    """Forces the worst interleaving: the reader has listed the files, and before it reads
+    their passages a writer commits a new edition and sweeps the old passages away."""
+    reader, writer = make_bot(), make_bot()
+    doc = tmp_path / "survey.txt"
+    write_edition(doc, 1)
+    assert not writer.ingest([doc]).failed
+    store = reader.store
+    list_files = store._all_records
+    raced = []
+
+    def list_then_race() -> Any:
+        records = list_files()
+        if not raced:
+            raced.append(True)
+            write_edition(doc, 2)
+            assert [f.status for f in writer.ingest([doc]).files] == ["updated"]
+        return records
+
+    store._all_records = list_then_race  # type: ignore[method-assign]
+    snap = store.snapshot()
+    assert raced
+    for record in snap.files.values():
+        assert all(c.id in snap.chunks for c in record.chunks), "a file is visible in part"
+    editions = {int(m) for c in snap.chunks.values() for m in EDITION.findall(c.text)}
+    assert len(editions) == 1 and len(snap.chunks) == len(HARBOURS)
+    answer = reader.ask(f"How many ships did the harbour of {HARBOURS[3]} count?")
+    assert {int(m) for c in answer.citations for m in EDITION.findall(c.chunk.text)} == {2}
