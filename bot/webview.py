@@ -25,9 +25,19 @@ def text(value: str) -> str:
     return escaped.replace("\r\n", "\n").replace("\n", "<br>")
 
 
+_BLOCK_START = re.compile(r"^(\d+)([.)])|^([#>+=-])")
+
+
 def user_message(question: str) -> str:
-    """A question as the person typed it."""
-    return f'<div class="dq-user">{text(question)}</div>'
+    """A question as the person typed it, as plain text (it also labels the bubble for
+    screen readers, so it carries no wrapper markup)."""
+    # Inline Markdown is defused by text(); these would still open a heading, quote or list.
+    escaped = text(question.strip())
+    return _BLOCK_START.sub(
+        lambda m: f"{m.group(1)}&#{ord(m.group(2))};" if m.group(1)
+        else f"&#{ord(m.group(3))};",
+        escaped,
+    )
 
 
 def pending(partial: str = "") -> str:
@@ -212,7 +222,6 @@ def status(lines: list[tuple[str, str]]) -> str:
 
 
 CSS = """
-.dq-user { white-space: normal; }
 .dq-pending { color: var(--body-text-color-subdued); font-style: italic; }
 .dq-streaming { font-style: normal; }
 .dq-error { border-left: 4px solid #d33; background: rgba(221, 51, 51, .08);

@@ -203,10 +203,10 @@ def test_follow_ups_use_each_sessions_own_history(open_page: Any) -> None:
     assert re.search(r"Understood as: .*Ishiba", a) and re.search(r"Understood as: .*Suga", b)
     assert "Waseda" in a and "University of Tokyo" not in a
     assert "University of Tokyo" in b and "Waseda" not in b
-    assert "Suga" not in first.locator("#dq-chat .dq-user").all_inner_texts().__str__()
-    assert "Ishiba" not in second.locator("#dq-chat .dq-user").all_inner_texts().__str__()
+    assert "Suga" not in first.locator("#dq-chat [data-testid=user]").all_inner_texts().__str__()
+    assert "Ishiba" not in second.locator("#dq-chat [data-testid=user]").all_inner_texts().__str__()
     first.click("#dq-new")
-    first.wait_for_function("() => !document.querySelector('#dq-chat .dq-user')")
+    first.wait_for_function("() => !document.querySelector('#dq-chat [data-testid=user]')")
     assert "Waseda" not in ask(first, "Where did he graduate from?").inner_text()
 
 
@@ -232,7 +232,7 @@ def test_example_questions_on_an_empty_chat(open_page: Any, served: Served) -> N
     button = page.get_by_text(example, exact=True)
     button.click()
     page.wait_for_selector(BUBBLES)
-    assert page.locator("#dq-chat .dq-user").first.inner_text() == example
+    assert page.locator("#dq-chat [data-testid=user]").first.inner_text() == example
 
 
 def test_upload_ask_and_remove_a_document(open_page: Any, tmp_path: Path) -> None:

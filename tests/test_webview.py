@@ -28,6 +28,13 @@ def test_text_is_escaped_and_markdown_inert() -> None:
     assert "\n" not in out and out.count("<br>") == 2
 
 
+def test_user_text_cannot_open_markdown_blocks() -> None:
+    for raw in ["# big", "> quote", "1. item", "2) item", "- item", "+ item", "=== x"]:
+        out = webview.user_message(raw)
+        assert not out.startswith(raw[:2]) and out.startswith(("&", raw[0])), out
+    assert webview.user_message("Who is <b>Suga</b>?") == "Who is &lt;b&gt;Suga&lt;/b&gt;?"
+
+
 def test_answer_markers_link_to_passages_shown_once() -> None:
     shared = chunk("c1", "Intro words. The treaty was signed in 1951. Closing words.")
     other = chunk("c2", HOSTILE, "evil<b>.txt")
