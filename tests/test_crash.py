@@ -10,6 +10,7 @@ run must finish the job and leave no stray vectors behind.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -36,7 +37,11 @@ pytestmark = pytest.mark.slow
 
 FILES = 12
 PARAGRAPHS = 30
-KILLS = 4
+# Where in the progress bar (files done) each killed run dies, plus a random delay. With
+# 30 passages a file, the first 9 files fill one embedding group and are committed together
+# before the bar shows 9, so these stretches cover: reading and embedding before any
+# commit, the first commit, the last group, and the sweep after the bar is full.
+STRETCHES = [(1, 4), (5, 8), (9, 11), (12, 12)]
 SEED = 20261124
 
 
@@ -64,12 +69,9 @@ def expected_ids(folder: Path) -> dict[str, list[str]]:
     return out
 
 
-def run_ingest(
-    folder: Path, data: Path, kill_after: float | None = None
-) -> tuple[bool, float]:
-    """Run ``bot ingest``; with ``kill_after``, SIGKILL it that many seconds after its
-    progress bar first appears. Returns whether it was killed, and the seconds from the
-    first progress report to its end (the ingest proper, without start-up)."""
+def run_ingest(folder: Path, data: Path, kill_at: tuple[int, float] | None = None) -> bool:
+    """Run ``bot ingest``; with ``kill_at=(n, delay)``, SIGKILL it ``delay`` seconds after
+    its progress bar reaches ``n`` files. Returns whether it was killed."""
     env = {**os.environ, "BOT_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
     # A terminal on stderr makes the progress bar appear, which tells how far the run got.
     master, slave = pty.openpty()
@@ -80,27 +82,27 @@ def run_ingest(
     )
     os.close(slave)
     output = b""
-    first_report: float | None = None
+    reached: float | None = None
     deadline = time.monotonic() + 300
     try:
         while proc.poll() is None and time.monotonic() < deadline:
             ready, _, _ = select.select([master], [], [], 0.05)
             if ready:
-                try:
+                with contextlib.suppress(OSError):
                     output += os.read(master, 65536)
-                except OSError:
-                    ready = []
-            if first_report is None and re.search(rb"\d+/\d+", output):
-                first_report = time.monotonic()
-            if (kill_after is not None and first_report is not None
-                    and time.monotonic() - first_report >= kill_after):
+            if kill_at is None:
+                continue
+            done = re.findall(rb"(\d+)/\d+", output[-300:])
+            if reached is None and done and int(done[-1]) >= kill_at[0]:
+                reached = time.monotonic()
+            if reached is not None and time.monotonic() - reached >= kill_at[1]:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=30)
-                return True, time.monotonic() - first_report
+                return True
         assert proc.poll() is not None, "ingest did not finish within 300 s"
-        assert kill_after is not None or proc.returncode == 0, output.decode(errors="replace")
-        assert first_report is not None, "no progress bar was shown"
-        return False, time.monotonic() - first_report
+        assert kill_at is not None or proc.returncode == 0, output.decode(errors="replace")
+        assert re.search(rb"\d+/\d+", output), "no progress bar was shown"
+        return False
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -162,26 +164,24 @@ def test_sigkill_during_ingest_leaves_a_consistent_store(tmp_path: Path) -> None
     docs, data = tmp_path / "docs", tmp_path / "data"
     write_corpus(docs, 1)
     versions = [expected_ids(docs)]
-    _, ingest_s = run_ingest(docs, data)
+    run_ingest(docs, data)
     assert assert_consistent(probe(data), versions) == FILES
 
     rng = random.Random(SEED)
     log = []
-    for run in range(KILLS):
-        # Every run has new versions of all files to take in; it dies at a random point:
-        # reading files, embedding a group, committing, or sweeping.
+    for run, (low, high) in enumerate(STRETCHES):
+        # Every run has new versions of all files to take in, and dies at a random point.
         write_corpus(docs, run + 2)
         versions.append(expected_ids(docs))
-        # Stratified: each run dies in its own slice of a full ingest's duration.
-        kill_after = (run + rng.random()) / KILLS * ingest_s
-        killed, _ = run_ingest(docs, data, kill_after)
+        kill_at = (rng.randint(low, high), rng.uniform(0.0, 1.5))
+        killed = run_ingest(docs, data, kill_at)
         state = probe(data)
         assert set(state["files"]) == set(versions[0]), "a file vanished or appeared"
         newest = assert_consistent(state, versions)
-        log.append((round(kill_after, 1), killed, newest))
+        log.append((kill_at[0], round(kill_at[1], 2), killed, newest))
 
     run_ingest(docs, data)
     final = probe(data)
     assert assert_consistent(final, versions) == FILES
     assert final["vector_count"] == len({cid for ids in versions[-1].values() for cid in ids})
-    print(f"ingest {ingest_s:.1f} s; kills (+s, killed, files at newest version): {log}")
+    print(f"kills (at file, +s, killed, files at newest version): {log}")
