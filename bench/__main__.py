@@ -47,6 +47,8 @@ def main() -> None:
     parser.add_argument("--sequential", action="store_true",
                         help="Run ours and the baseline one after the other instead of "
                         "side by side.")
+    parser.add_argument("--resume", action="store_true",
+                        help="Keep the sides whose raw results are already in --out.")
     args = parser.parse_args()
 
     if not SQUAD_FILE.is_file():
@@ -65,6 +67,9 @@ def main() -> None:
     extra = ["--pydocs", "0.012", "--squad-questions", "45"] if args.quick else []
 
     def start(side: str) -> subprocess.Popen[bytes]:
+        if args.resume and (raw / f"{side}.json").is_file():
+            print(f"keeping {raw / f'{side}.json'}", flush=True)
+            return subprocess.Popen([sys.executable, "-c", ""])
         cmd = [sys.executable, "-m", "bench.sides", side, "--work", str(args.work),
                "--out", str(raw / f"{side}.json"), *extra]
         print("$", " ".join(cmd), flush=True)
@@ -84,6 +89,7 @@ def main() -> None:
     info["wall_minutes"] = round((time.time() - started) / 60, 1)
     info["mode"] = "sequential" if args.sequential else "side by side"
     info["quick"] = args.quick
+    info["resumed"] = args.resume
     sides = {s: json.loads((raw / f"{s}.json").read_text()) for s in
              ("ours", "ours-float", "baseline")}
     write_report(sides, info, args.out)

@@ -304,7 +304,10 @@ class Baseline:
             if db is None:
                 db = self.store("pydocs", splits)
             else:
-                db.add_documents(splits)
+                # add_documents sends one request; Chroma caps how many records that can hold.
+                step = db._client.get_max_batch_size()
+                for i in range(0, len(splits), step):
+                    db.add_documents(splits[i:i + step])
             return len(splits)
 
         for files in stages:
