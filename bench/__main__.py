@@ -66,9 +66,12 @@ def main() -> None:
     raw.mkdir(parents=True, exist_ok=True)
     extra = ["--pydocs", "0.012", "--squad-questions", "45"] if args.quick else []
 
+    kept: list[str] = []
+
     def start(side: str) -> subprocess.Popen[bytes]:
         if args.resume and (raw / f"{side}.json").is_file():
             print(f"keeping {raw / f'{side}.json'}", flush=True)
+            kept.append(side)
             return subprocess.Popen([sys.executable, "-c", ""])
         cmd = [sys.executable, "-m", "bench.sides", side, "--work", str(args.work),
                "--out", str(raw / f"{side}.json"), *extra]
@@ -89,7 +92,11 @@ def main() -> None:
     info["wall_minutes"] = round((time.time() - started) / 60, 1)
     info["mode"] = "sequential" if args.sequential else "side by side"
     info["quick"] = args.quick
-    info["resumed"] = args.resume
+    info["resumed"] = bool(kept)
+    info["resume_note"] = (
+        f"{', '.join(kept)} kept from an earlier run; the other sides ran in this one, "
+        "alone, so the load they saw may differ (see each side's wall time)."
+    )
     sides = {s: json.loads((raw / f"{s}.json").read_text()) for s in
              ("ours", "ours-float", "baseline")}
     write_report(sides, info, args.out)

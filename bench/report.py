@@ -56,6 +56,8 @@ def markdown(s: dict[str, Any], info: dict[str, Any]) -> str:
         f"the same run ({info['wall_minutes']} min), so ratios are the figures to read."
         + (" **Quick smoke run, not the full benchmark.**" if info.get("quick") else "")
     )
+    if info.get("resumed"):
+        out += ["", f"Resumed run: {info.get('resume_note', '')}"]
     out += ["", f"Ours: `BOT_EMBEDDING_BACKEND={ours.get('embedding_backend')}`, default "
             "settings otherwise (hybrid retrieval, extractive answers). Baseline: "
             "RecursiveCharacterTextSplitter(1000, 200), Chroma.from_documents with "
