@@ -49,15 +49,19 @@ def markdown(s: dict[str, Any], info: dict[str, Any]) -> str:
     out = ["# Benchmark results", ""]
     load0 = tuple(round(x, 1) for x in info["load_average_at_start"])
     load1 = tuple(round(x, 1) for x in info["load_average_at_end"])
-    out.append(
-        f"Machine: {info['cores']} cores ({info['cpu']}), {info['memory_gb']} GB memory, "
-        f"Python {info['python']}. Load average {load0} at start, {load1} at end: the machine "
-        f"was shared, so absolute times are noisy; ours and the baseline ran {info['mode']} in "
-        f"the same run ({info['wall_minutes']} min), so ratios are the figures to read."
-        + (" **Quick smoke run, not the full benchmark.**" if info.get("quick") else "")
-    )
+    machine = (f"Machine: {info['cores']} cores ({info['cpu']}), {info['memory_gb']} GB "
+               f"memory, Python {info['python']}.")
     if info.get("resumed"):
-        out += ["", f"Resumed run: {info.get('resume_note', '')}"]
+        out.append(f"{machine} The machine was shared with other work. Resumed run: "
+                   f"{info.get('resume_note', '')} Each side's wall time is in bench.json.")
+    else:
+        out.append(
+            f"{machine} Load average {load0} at start, {load1} at end: the machine was "
+            f"shared, so absolute times are noisy; ours and the baseline ran {info['mode']} "
+            f"in the same run ({info['wall_minutes']} min), so ratios are the figures to read."
+        )
+    if info.get("quick"):
+        out.append("**Quick smoke run, not the full benchmark.**")
     out += ["", f"Ours: `BOT_EMBEDDING_BACKEND={ours.get('embedding_backend')}`, default "
             "settings otherwise (hybrid retrieval, extractive answers). Baseline: "
             "RecursiveCharacterTextSplitter(1000, 200), Chroma.from_documents with "
