@@ -8,11 +8,12 @@ function of the request's messages, and may set ``mode`` to misbehave.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.servers import LocalHTTPServer
 
 Messages = list[dict[str, Any]]
 
@@ -21,7 +22,7 @@ def _default_reply(messages: Messages) -> str:
     return "NOT_IN_DOCUMENTS"
 
 
-class OpenAIServer:
+class OpenAIServer(LocalHTTPServer):
     """Start with ``with OpenAIServer() as srv:``; ``srv.base_url`` goes to OPENAI_BASE_URL."""
 
     def __init__(self) -> None:
@@ -29,22 +30,12 @@ class OpenAIServer:
         self.mode = "ok"  # "ok", "error" (HTTP 500), "garbage" (not JSON), "slow"
         self.delay_s = 0.0
         self.requests: list[dict[str, Any]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def __enter__(self) -> OpenAIServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        """The ``/v1`` root the OpenAI client expects."""
+        return self.url("/v1")
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         outer = self

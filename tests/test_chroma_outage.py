@@ -6,11 +6,6 @@ on the same port and data folder; the bot is never rebuilt in between.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,50 +15,11 @@ from typer.testing import CliRunner
 from bot.service import Bot
 from bot.store import StoreError
 from tests.conftest import CORPUS
+from tests.servers import ChromaServer
 
 pytestmark = pytest.mark.server
 
-CHROMA = Path(sys.executable).with_name("chroma")
 QUESTION = "When was the US-Japan Security Treaty formed?"
-
-
-class ChromaServer:
-    """``chroma run`` on a fixed free port and folder, that can be stopped and started."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                url = f"http://127.0.0.1:{self.port}/api/v2/heartbeat"
-                with urllib.request.urlopen(url, timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        pytest.fail("chroma run did not answer its heartbeat within 60 s")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=20)
-        self.proc = None
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from bot.models import Answer
 from bot.service import Bot
 from tests.conftest import CORPUS
 from tests.openai_server import OpenAIServer
+from tests.servers import LocalHTTPServer
 
 QUESTION = "When was the US-Japan Security Treaty formed?"
 FALLBACK = "this is the extractive answer"
@@ -85,7 +86,7 @@ def test_hanging_endpoint_is_abandoned_within_the_timeout(
     assert_extractive_fallback(answer, llm_bot.ask(QUESTION), "timed out")
 
 
-class TrickleServer:
+class TrickleServer(LocalHTTPServer):
     """Streams a valid chat completion, one small piece every ``gap_s``, for a long time."""
 
     def __init__(self, pieces: int = 200, gap_s: float = 0.25) -> None:
@@ -116,22 +117,12 @@ class TrickleServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def __enter__(self) -> TrickleServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        """The ``/v1`` root the OpenAI client expects."""
+        return self.url("/v1")
 
 
 @pytest.fixture

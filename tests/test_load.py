@@ -23,6 +23,7 @@ import pytest
 
 from bot.settings import PROJECT_DIR
 from tests.conftest import CORPUS
+from tests.servers import free_port, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -48,14 +49,6 @@ def _rss_kb(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _reply_ok(result: Any) -> bool:
     messages = result[0]["value"] if isinstance(result[0], dict) else result[0]
     last = messages[-1]
@@ -67,7 +60,7 @@ def _reply_ok(result: Any) -> bool:
 def test_twenty_sessions_for_a_minute(tmp_path: Path) -> None:
     from gradio_client import Client
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "BOT_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1",
            "BOT_WEB_PORT": str(port)}
     subprocess.run([sys.executable, "-m", "bot", "ingest", str(CORPUS)], env=env,
@@ -128,12 +121,7 @@ def test_twenty_sessions_for_a_minute(tmp_path: Path) -> None:
         assert not any(t.is_alive() for t in threads), "a session hung"
         assert server.poll() is None, "the web app died under load"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=30)
+        stop_process(server, timeout=30)
         if server.stderr is not None:
             server.stderr.close()
 

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +20,9 @@ import pytest
 from bot.models import Answer
 from bot.service import Bot
 from bot.settings import PROJECT_DIR
+from tests.servers import ChromaServer
 
 pytestmark = pytest.mark.server
-
-CHROMA = Path(sys.executable).with_name("chroma")
 
 LIGHTHOUSE = """\
 # The Varnholm lighthouse
@@ -61,47 +57,11 @@ QUESTIONS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """A ``chroma run`` server on a free local port, stopped after the module."""
-    path = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
-    log = (path / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(path / "db"), "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"chroma run exited: {(path / 'server.log').read_text()[-2000:]}")
-            try:
-                url = f"http://127.0.0.1:{port}/api/v2/heartbeat"
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("chroma run did not answer its heartbeat within 60 s")
-            time.sleep(0.3)
-        yield "127.0.0.1", port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
-        log.close()
+    with ChromaServer(tmp_path_factory.mktemp("chroma-server") / "db") as server:
+        yield server.host, server.port
 
 
 def _docs(folder: Path) -> Path:

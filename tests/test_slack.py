@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -42,6 +42,7 @@ from bot.slack import (
     thread_history,
 )
 from bot.store import make_client
+from tests.servers import LocalHTTPServer
 
 TOKEN = "xoxb-test-0000-secret-bot-token"
 APP_TOKEN = "xapp-1-test-secret-app-token"
@@ -61,7 +62,7 @@ class Call:
     at: float = field(default_factory=time.monotonic)
 
 
-class SlackAPI:
+class SlackAPI(LocalHTTPServer):
     """Answers auth.test, chat.postMessage, chat.update and conversations.replies like Slack,
     keeps the posted messages per channel, and can answer one method with 429 first."""
 
@@ -99,19 +100,8 @@ class SlackAPI:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/api/"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
-
-    def __enter__(self) -> SlackAPI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
+        self.api_url = self.url("/api/")
 
     def next_ts(self) -> str:
         return f"1700000000.{next(self._clock):06d}"
@@ -354,7 +344,7 @@ def make_slack(
 
     def factory(bot: Bot) -> Slack:
         settings = make_settings(
-            slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack_api.url,
+            slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack_api.api_url,
             slack_mode="http",
         )
         started.append(Slack(bot, slack_api, settings))
@@ -587,7 +577,7 @@ def test_socket_mode_answers_events_from_the_websocket_once(
     slack_api: SlackAPI, corpus_bot: Bot, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(
-        slack_bot_token=TOKEN, slack_app_token=APP_TOKEN, slack_api_url=slack_api.url
+        slack_bot_token=TOKEN, slack_app_token=APP_TOKEN, slack_api_url=slack_api.api_url
     )
     assert resolve_mode(settings) == "socket"
     question = "When was the US-Japan Security Treaty formed?"
@@ -724,7 +714,7 @@ def test_a_rejected_token_or_unreachable_slack_is_a_clear_setup_error(
 ) -> None:
     wrong = "xoxb-wrong-token-value"
     settings = make_settings(slack_bot_token=wrong, slack_signing_secret=SECRET,
-                             slack_api_url=slack_api.url)
+                             slack_api_url=slack_api.api_url)
     with pytest.raises(SlackSetupError, match="invalid_auth") as rejected:
         build_app(corpus_bot, settings)
     assert wrong not in str(rejected.value)

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +24,7 @@ from bot.settings import PROJECT_DIR, Settings
 from bot.web import build_app, launch_options
 from tests.conftest import CORPUS, bot_for
 from tests.openai_server import OpenAIServer
+from tests.servers import ChromaServer, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -39,12 +36,6 @@ CHROMIUM_ARGS = [
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
 BUBBLES = "#dq-chat .dq-answer, #dq-chat .dq-refusal, #dq-chat .dq-error"
 WAIT_MS = 90_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def quoting_reply(messages: list[dict[str, Any]]) -> str:
@@ -421,40 +412,14 @@ def test_read_only_app_behind_a_shared_password(
         demo.close()
 
 
-def _start_chroma(path: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "chroma"), "run", "--path", str(path),
-         "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    for _ in range(240):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        if proc.poll() is not None:
-            break
-        time.sleep(0.25)
-    proc.kill()
-    raise RuntimeError("the Chroma server did not start")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=20)
-
-
 def test_store_outage_is_a_readable_message_and_the_app_recovers(
     browser: Any, tmp_path: Path, embedder: SentenceTransformerEmbeddings
 ) -> None:
-    chroma_port = free_port()
-    chroma = _start_chroma(tmp_path / "chroma", chroma_port)
+    chroma = ChromaServer(tmp_path / "chroma")
+    chroma.start()
     settings = Settings(
-        data_dir=tmp_path / "data", web_port=free_port(), chroma_host="127.0.0.1",
-        chroma_port=chroma_port,
+        data_dir=tmp_path / "data", web_port=free_port(), chroma_host=chroma.host,
+        chroma_port=chroma.port,
     )
     demo = None
     context = browser.new_context()
@@ -471,7 +436,7 @@ def test_store_outage_is_a_readable_message_and_the_app_recovers(
         question = "When was the US-Japan Security Treaty formed?"
         assert "1951" in ask(page, question).inner_text()
 
-        _stop(chroma)
+        chroma.stop()
         down = ask(page, question)
         assert "dq-error" in (down.get_attribute("class") or "")
         assert "document store can't be reached" in down.inner_text()
@@ -479,10 +444,10 @@ def test_store_outage_is_a_readable_message_and_the_app_recovers(
         page.screenshot(path=str(ARTIFACTS / "web-store-outage.png"))
         assert "Traceback" not in page.content()
 
-        chroma = _start_chroma(tmp_path / "chroma", chroma_port)
+        chroma.start()
         assert "1951" in ask(page, question).inner_text()
     finally:
         context.close()
         if demo is not None:
             demo.close()
-        _stop(chroma)
+        chroma.stop()
