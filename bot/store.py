@@ -139,14 +139,7 @@ class ChunkStore:
 
     def file_record(self, source: str) -> FileRecord | None:
         """The committed record of ``source``, read from the store (not the snapshot)."""
-        got = self._call(
-            lambda: self._files.get(
-                ids=[_file_record_id(source)], include=["documents", "metadatas"]
-            )
-        )
-        if not got["ids"]:
-            return None
-        return self._decode_record(got["documents"][0], got["metadatas"][0])
+        return self.file_records([source]).get(source)
 
     def file_records(self, sources: Sequence[str]) -> dict[str, FileRecord]:
         """Committed records of ``sources`` (those that have one), read in batched calls."""
