@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from bot import citations as markers
 from bot.grounding import support
 from bot.models import REFUSAL, Chunk, Citation, Scored
-from bot.sentences import normalize, split_sentences, words
 from bot.store import Snapshot
+from bot.text import normalize, split_sentences, words
 
 _MONTHS = frozenset(
     """
@@ -29,7 +30,6 @@ _NUMBER_WORDS = frozenset(
 )
 # Score factor for a sentence that matches none of what the question asks about.
 FOCUS_PENALTY = 0.7
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _CAPITAL_MID = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+")
 
 
@@ -270,7 +270,7 @@ def check_reply(
     sentences: list[str] = []
     for piece in split_sentences(reply.strip()):
         # "... stability. [1]" splits into the sentence and a marker-only piece: rejoin them.
-        if sentences and not _MARKER.sub("", piece).strip():
+        if sentences and markers.is_only_markers(piece):
             sentences[-1] = f"{sentences[-1]} {piece}"
         else:
             sentences.append(piece)
@@ -279,12 +279,8 @@ def check_reply(
     citations: list[Citation] = []
     dropped = 0
     for sentence in sentences:
-        cited = sorted({
-            int(n) for group in _MARKER.findall(sentence) for n in group.split(",")
-            if 1 <= int(n) <= len(retrieved)
-        })
-        bare = _MARKER.sub("", sentence).strip()
-        bare = re.sub(r"\s+([.,;:!?])", r"\1", bare)
+        cited = sorted(n for n in markers.numbers(sentence) if 1 <= n <= len(retrieved))
+        bare = markers.strip(sentence)
         if not cited or not bare:
             dropped += bool(bare)
             continue

@@ -6,7 +6,7 @@ import hashlib
 
 from bot.loaders import LoadedDocument
 from bot.models import Chunk
-from bot.sentences import normalize, sentence_spans
+from bot.text import normalize, sentence_spans
 
 
 def chunk_id(text: str) -> str:

@@ -11,7 +11,6 @@ case's reference.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -21,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from bot import citations
 from bot.models import Answer
 
 Vote = Literal["up", "down"]
@@ -42,9 +42,6 @@ CREATE TABLE IF NOT EXISTS feedback (
     comment TEXT NOT NULL DEFAULT ''
 )
 """
-
-_MARKER = re.compile(r"\s*\[\d+\]")
-
 
 @dataclass(frozen=True)
 class FeedbackRecord:
@@ -69,7 +66,7 @@ class FeedbackRecord:
         evidence = list(dict.fromkeys(q for q in quotes if q))
         if self.vote == "up":
             answerable = not self.refused
-            reference = "" if self.refused else _MARKER.sub("", self.answer).strip()
+            reference = "" if self.refused else citations.strip(self.answer)
         elif self.comment:
             answerable, reference, evidence = True, self.comment, []
         else:

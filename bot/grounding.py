@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from bot.sentences import STOPWORDS, content_words, split_sentences, stem, words
+from bot.text import STOPWORDS, content_words, split_sentences, stem, words
 
 # Sentence-initial words that are capitalised only because they start the sentence.
 _DISCOURSE = frozenset(

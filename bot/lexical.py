@@ -9,7 +9,7 @@ import bm25s
 import numpy as np
 import Stemmer
 
-from bot.sentences import content_words
+from bot.text import content_words
 
 
 class LexicalIndex:

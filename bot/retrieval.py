@@ -5,9 +5,9 @@ from __future__ import annotations
 from langchain_core.embeddings import Embeddings
 
 from bot.models import Scored
-from bot.sentences import words
 from bot.settings import Settings
 from bot.store import ChunkStore, Snapshot
+from bot.text import words
 
 
 def shingles(text: str, n: int = 3) -> frozenset[tuple[str, ...]]:

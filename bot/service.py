@@ -363,13 +363,28 @@ def _message(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def build_bot(settings: Settings) -> Bot:
-    """Wire a :class:`Bot` from settings: embedder, store and (if configured) the LLM."""
-    from bot.embeddings import build_embedder
-    from bot.llm import build_chat_model
-    from bot.store import make_client
+def build_bot(
+    settings: Settings,
+    *,
+    embedder: Embeddings | None = None,
+    store: ChunkStore | None = None,
+    chat: OpenAIChat | None = None,
+) -> Bot:
+    """Wire a :class:`Bot`: the one place where its parts are built.
 
-    embedder = build_embedder(settings)
-    store = ChunkStore(make_client(settings), settings.collection)
-    chat = OpenAIChat(build_chat_model(settings)) if settings.llm_configured else None
+    Parts passed in are used as given (a test's shared embedder, an eval's private store);
+    the rest come from ``settings``: the embedder, the store, and the LLM when one is set.
+    """
+    if embedder is None:
+        from bot.embeddings import build_embedder
+
+        embedder = build_embedder(settings)
+    if store is None:
+        from bot.store import make_client
+
+        store = ChunkStore(make_client(settings), settings.collection)
+    if chat is None and settings.llm_configured:
+        from bot.llm import build_chat_model
+
+        chat = OpenAIChat(build_chat_model(settings))
     return Bot(settings, embedder, store, chat)

@@ -11,9 +11,9 @@ import re
 from html import escape
 from pathlib import Path
 
+from bot import citations
 from bot.models import Answer, Chunk, SourceInfo
 
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 # Characters Markdown would still read inside text (``$`` is for LaTeX in some renderers).
 _MARKDOWN_ACTIVE = str.maketrans({"$": "&#36;", "\\": "&#92;", "`": "&#96;", "*": "&#42;",
                                   "_": "&#95;", "~": "&#126;", "|": "&#124;"})
@@ -97,7 +97,7 @@ def _groups(answer: Answer) -> list[tuple[list[int], Chunk, str]]:
 
 
 def _passage(anchor: str, numbers: list[int], chunk: Chunk, quote: str, open_: bool) -> str:
-    label = "".join(f"[{n}]" for n in numbers)
+    label = citations.Numbering.label(numbers)
     return (
         f'<details class="dq-passage" id="{escape(anchor)}"{" open" if open_ else ""}>'
         f'<summary><span class="dq-n">{label}</span>{" " if label else ""}'
@@ -111,10 +111,9 @@ def _link_markers(answer_text: str, turn: str, anchors: dict[int, str], titles: 
                   ) -> str:
     out: list[str] = []
     last = 0
-    for m in _MARKER.finditer(answer_text):
+    for m, cited in citations.markers(answer_text):
         out.append(text(answer_text[last:m.start()]))
-        for raw in m.group(1).split(","):
-            n = int(raw)
+        for n in cited:
             if n in anchors:
                 out.append(
                     f'<a class="dq-cite" href="#{escape(anchors[n])}" data-n="{n}" '

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from bot.embeddings import SentenceTransformerEmbeddings
-from bot.service import Bot
+from bot.service import Bot, build_bot
 from bot.settings import PROJECT_DIR, Settings
-from bot.store import ChunkStore, make_client
 from tests.openai_server import OpenAIServer
 
 CORPUS = PROJECT_DIR / "corpus"
@@ -48,11 +47,7 @@ def embedder() -> SentenceTransformerEmbeddings:
 
 def bot_for(settings: Settings, embedder: SentenceTransformerEmbeddings) -> Bot:
     """A bot on ``settings`` that reuses the session's embedder."""
-    from bot.llm import OpenAIChat, build_chat_model
-
-    chat = OpenAIChat(build_chat_model(settings)) if settings.llm_configured else None
-    store = ChunkStore(make_client(settings), settings.collection)
-    return Bot(settings, embedder, store, chat)
+    return build_bot(settings, embedder=embedder)
 
 
 @pytest.fixture

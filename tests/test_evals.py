@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from bot import citations
 from bot.cli import app
 from bot.embeddings import SentenceTransformerEmbeddings
 from bot.evals import gate, harness, judge, metrics
@@ -54,12 +55,12 @@ def test_must_include_groups_and_alternatives() -> None:
 def test_claims_attach_markers_to_their_sentences() -> None:
     text = ("Ishiba was born in 1957 [1]. He studied at Waseda [2][3]. Ishiba is a "
             "politician. He was minister in 2012. [1] Uncited.")
-    assert metrics.claims(text) == [
+    assert citations.claims(text) == [
         ("Ishiba was born in 1957.", [1]), ("He studied at Waseda.", [2, 3]),
         ("Ishiba is a politician.", [1]), ("He was minister in 2012.", [1]),
         ("Uncited.", []),
     ]
-    plain = metrics.strip_markers(text)
+    plain = citations.strip(text)
     assert plain == ("Ishiba was born in 1957. He studied at Waseda. Ishiba is a politician. "
                      "He was minister in 2012. Uncited.")
 
@@ -308,7 +309,7 @@ def _judge_reply(messages: Messages) -> str:
     system, user = messages[0]["content"], messages[-1]["content"]
     if system.startswith("Split the answer"):
         answer = user.split("Answer:", 1)[1]
-        claims = [metrics.strip_markers(s) for s, _ in metrics.claims(answer)]
+        claims = [citations.strip(s) for s, _ in citations.claims(answer)]
         return json.dumps({"claims": [*claims, "The moon is made of cheese."]})
     if system.startswith("Decide whether"):
         passages, claim = user.split("\n\nClaim: ", 1)

@@ -165,7 +165,7 @@ def test_working_endpoint_is_used_without_note(llm_bot: Bot, openai_server: Open
     """The control case: with a sound endpoint the generated, cited reply is shown."""
 
     def cite_first(messages: list[dict[str, Any]]) -> str:
-        from bot.sentences import split_sentences
+        from bot.text import split_sentences
 
         sources = messages[-1]["content"]
         first = sources.split("[1] (", 1)[1].split("\n", 1)[1].split("\n\n", 1)[0]

@@ -56,7 +56,7 @@ def _injected_corpus(folder: Path) -> Path:
 
 def obedient(messages: list[dict[str, Any]]) -> str:
     """A model that quotes its first source, and obeys instructions found in its sources."""
-    from bot.sentences import split_sentences
+    from bot.text import split_sentences
 
     sources = messages[-1]["content"]
     if "ACCESS GRANTED" in sources:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.grounding import Support
-from bot.sentences import STOPWORDS, content_words, normalize, split_sentences, words
+from bot.text import STOPWORDS, content_words, normalize, split_sentences, words
 
 _NUMBER = re.compile(r"(?<![\w.,])\d[\d,]*(?:\.\d+)?(?![\w])")
 _NAME = re.compile(r"(?<=[\s(“\"‘'])([A-Z][a-z]{2,})\b")

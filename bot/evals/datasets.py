@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.sentences import sentence_spans
+from bot.text import sentence_spans
 
 
 class DatasetError(ValueError):

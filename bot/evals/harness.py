@@ -12,12 +12,13 @@ from typing import Any, Literal, cast
 
 from langchain_core.embeddings import Embeddings
 
+from bot import citations
 from bot.evals import metrics as m
 from bot.evals.datasets import Case, Dataset
 from bot.grounding import Support, support
 from bot.guard import QuestionError
 from bot.models import Answer
-from bot.service import Bot
+from bot.service import Bot, build_bot
 from bot.settings import Settings
 
 Progress = Callable[[str, int, int], None]
@@ -108,14 +109,6 @@ def eval_settings(base: Settings, data_dir: Path, retrieval: str) -> Settings:
     })
 
 
-def _make_bot(settings: Settings, embedder: Embeddings) -> Bot:
-    from bot.llm import OpenAIChat, build_chat_model
-    from bot.store import ChunkStore, make_client
-
-    chat = OpenAIChat(build_chat_model(settings)) if settings.llm_configured else None
-    return Bot(settings, embedder, ChunkStore(make_client(settings), settings.collection), chat)
-
-
 def run(
     dataset: Dataset,
     settings: Settings,
@@ -135,7 +128,9 @@ def run(
         bots: dict[str, Bot] = {}
         for column in columns:
             if column.retrieval not in bots:
-                bot = _make_bot(eval_settings(settings, Path(tmp), column.retrieval), embedder)
+                bot = build_bot(
+                    eval_settings(settings, Path(tmp), column.retrieval), embedder=embedder
+                )
                 report = bot.ingest(dataset.corpus)
                 if report.failed:
                     names = ", ".join(f"{f.source}: {f.message}" for f in report.failed[:3])
@@ -257,7 +252,7 @@ def score_case(
             failures.append("answered an unanswerable question")
 
     # Answer content.
-    plain = "" if answer.refused else m.strip_markers(answer.text)
+    plain = "" if answer.refused else citations.strip(answer.text)
     if case.answerable and case.must_include:
         metrics["must_include"] = m.must_include(case.must_include, plain)
         if not metrics["must_include"]:

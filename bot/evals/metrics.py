@@ -10,8 +10,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from bot.citations import claims
 from bot.grounding import Support
-from bot.sentences import normalize, split_sentences
+from bot.text import normalize
 
 # Metric key -> (label, higher is better).
 METRICS: dict[str, tuple[str, bool]] = {
@@ -35,8 +36,6 @@ METRICS: dict[str, tuple[str, bool]] = {
 }
 RANK_DEPTH = 10
 
-_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
-_NUMBERS = re.compile(r"\d+")
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = frozenset(string.punctuation)
 
@@ -86,11 +85,6 @@ def gold_in_answer(golds: Sequence[str], answer: str) -> float | None:
 
 # ----- answers ----------------------------------------------------------------------------
 
-def strip_markers(text: str) -> str:
-    """The answer text without ``[n]`` markers."""
-    return re.sub(r"\s+([.,;:!?])", r"\1", _MARKERS.sub("", text)).strip()
-
-
 def must_include(groups: Sequence[Sequence[str]], text: str) -> float | None:
     """1.0 when every group has an alternative in ``text`` (case-insensitive)."""
     if not groups:
@@ -99,34 +93,6 @@ def must_include(groups: Sequence[Sequence[str]], text: str) -> float | None:
     return float(all(
         any(normalize(a).replace("’", "'") in low for a in group) for group in groups
     ))
-
-
-def claims(answer: str) -> list[tuple[str, list[int]]]:
-    """Sentences of an answer with the ``[n]`` numbers that cite them.
-
-    A run of markers cites the text before it back to the previous run, so "A. B [1]"
-    cites both sentences; a trailing sentence without markers cites nothing.
-    """
-    out: list[tuple[str, list[int]]] = []
-    pos = 0
-    for match in _MARKERS.finditer(answer):
-        numbers = sorted({int(n) for n in _NUMBERS.findall(match.group(0))})
-        segment = answer[pos:match.start()]
-        # Punctuation right after the markers ("... 1987 [2].") belongs to the sentence.
-        end = match.end()
-        tail = re.match(r"[.,;:!?]+", answer[end:])
-        if tail:
-            segment += tail.group(0)
-            end += tail.end()
-        pos = end
-        out.extend((s, numbers) for s in split_sentences(segment.strip()) if _has_words(s))
-    rest = answer[pos:].strip()
-    out.extend((s, []) for s in split_sentences(rest) if _has_words(s))
-    return out
-
-
-def _has_words(text: str) -> bool:
-    return any(ch.isalnum() for ch in text)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Sentence boundaries (pysbd, rule-based and offline) and the word tokens used for matching."""
+"""The one text layer: sentence boundaries (pysbd), word tokens, stopwords, stems and names."""
 
 from __future__ import annotations
 
