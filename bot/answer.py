@@ -41,6 +41,7 @@ class Draft:
     refused: bool
     citations: list[Citation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    confidence: float | None = None
 
 
 def refusal(note: str = "") -> Draft:

@@ -101,6 +101,8 @@ class Answer:
     backend: str = "extractive"
     notes: list[str] = field(default_factory=list)
     latency_s: float = 0.0
+    # Estimated probability that the documents answer the question (None: not estimated).
+    confidence: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON object ``bot ask --json`` prints."""
@@ -109,6 +111,7 @@ class Answer:
             "standalone_question": self.standalone_question,
             "answer": self.text,
             "refused": self.refused,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
             "backend": self.backend,
             "notes": list(self.notes),
             "citations": [c.as_dict() for c in self.citations],

@@ -342,7 +342,7 @@ class Bot:
             question=question, standalone_question=standalone, text=draft.text,
             refused=draft.refused, citations=draft.citations, retrieved=retrieved,
             backend=backend, notes=notes + draft.notes,
-            latency_s=time.perf_counter() - started,
+            latency_s=time.perf_counter() - started, confidence=draft.confidence,
         )
 
 
