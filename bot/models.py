@@ -40,26 +40,6 @@ class Chunk:
         """The file name of the source, for compact display."""
         return Path(self.source).name
 
-    def metadata(self) -> dict[str, Any]:
-        """Flat metadata as stored next to the vector."""
-        meta: dict[str, Any] = {
-            "source": self.source, "title": self.title, "start": self.start, "end": self.end,
-            "heading": self.heading,
-        }
-        if self.page is not None:
-            meta["page"] = self.page
-        return meta
-
-    @classmethod
-    def from_metadata(cls, id: str, text: str, meta: dict[str, Any]) -> Chunk:
-        """Rebuild a chunk from what the store returned."""
-        page = meta.get("page")
-        return cls(
-            id=id, text=text, source=str(meta["source"]), title=str(meta.get("title", "")),
-            start=int(meta["start"]), end=int(meta["end"]),
-            page=int(page) if page is not None else None, heading=str(meta.get("heading", "")),
-        )
-
 
 @dataclass(frozen=True)
 class Scored:

@@ -21,7 +21,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bot.lexical import LexicalIndex
 from bot.models import Chunk, SourceInfo
@@ -51,9 +51,62 @@ class Snapshot:
     generation: str = ""
     files: dict[str, FileRecord] = field(default_factory=dict)
     chunks: dict[str, Chunk] = field(default_factory=dict)
-    occurrences: dict[str, int] = field(default_factory=dict)
     previous: dict[str, str] = field(default_factory=dict)
     lexical: LexicalIndex = field(default_factory=lambda: LexicalIndex([], []))
+
+
+class VectorIndex(Protocol):
+    """Passages and their vectors: what ingest writes and retrieval reads."""
+
+    def snapshot(self) -> Snapshot:
+        """The current committed view."""
+        ...
+
+    def dense_search(
+        self, vector: Sequence[float], k: int, snapshot: Snapshot
+    ) -> list[tuple[str, float]]:
+        """``k`` nearest committed passages as ``(id, cosine similarity)``."""
+        ...
+
+    def missing_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` have no stored vector yet."""
+        ...
+
+    def add_vectors(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        """Store passages and their vectors, invisible until a file lists them."""
+        ...
+
+    def sweep(self) -> int:
+        """Delete stored passages that no committed file lists."""
+        ...
+
+
+class FileCatalog(Protocol):
+    """Committed source files; writing a file's record is its commit point."""
+
+    def file_record(self, source: str) -> FileRecord | None:
+        """The committed record of ``source``."""
+        ...
+
+    def file_records(self, sources: Sequence[str]) -> dict[str, FileRecord]:
+        """Committed records of ``sources`` (those that have one)."""
+        ...
+
+    def sources(self) -> list[SourceInfo]:
+        """Every committed file with its passage count."""
+        ...
+
+    def commit_file(self, source: str, sha256: str, title: str, chunks: Sequence[Chunk]) -> None:
+        """Publish one file."""
+        ...
+
+    def commit_files(self, records: Sequence[FileRecord]) -> None:
+        """Publish several files in one write."""
+        ...
+
+    def remove_file(self, source: str) -> bool:
+        """Unpublish ``source``; False when it was not committed."""
+        ...
 
 
 def make_client(settings: Settings) -> Any:
@@ -184,7 +237,6 @@ class ChunkStore:
                     ids=[c.id for c in p],
                     embeddings=[list(x) for x in v],
                     documents=[c.text for c in p],
-                    metadatas=[c.metadata() for c in p],
                 )
             )
 
@@ -210,8 +262,8 @@ class ChunkStore:
                      "heading": c.heading}
                     for c in r.chunks
                 ]) for r in records],
-                metadatas=[{"source": r.source, "sha256": r.sha256, "title": r.title,
-                            "chunks": len(r.chunks)} for r in records],
+                metadatas=[{"source": r.source, "sha256": r.sha256, "title": r.title}
+                           for r in records],
             )
         )
         self._bump_generation()
@@ -317,11 +369,9 @@ class ChunkStore:
     def _load_snapshot(self, generation: str) -> Snapshot:
         records, texts = self._read_files_and_texts()
         first: dict[str, Chunk] = {}
-        occurrences: dict[str, int] = {}
         previous: dict[str, str] = {}
         for record in records:
             for i, c in enumerate(record.chunks):
-                occurrences[c.id] = occurrences.get(c.id, 0) + 1
                 if c.id in first:
                     continue
                 first[c.id] = c
@@ -341,7 +391,6 @@ class ChunkStore:
             generation=generation,
             files={r.source: r for r in records},
             chunks=chunks,
-            occurrences=occurrences,
             previous={k: v for k, v in previous.items() if k in chunks and v in chunks},
             lexical=LexicalIndex(ordered, [chunks[c].text for c in ordered], last.lexical),
         )
