@@ -3,6 +3,7 @@ command with all three reports, and the LLM-judge tier against a local endpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -71,7 +72,7 @@ def test_citation_scores_in_the_alce_sense() -> None:
         2: "Ishiba graduated from Waseda University.",
         3: "The alliance was formed in 1951.",
     }
-    scorer = lambda s, c: support(s, c)  # noqa: E731
+    scorer = lambda s, c: support(s, c).supported  # noqa: E731
     # Sentence 1: supported by [1]; [3] is superfluous. Sentence 2: [2] supports it.
     # Sentence 3 cites a marker that resolves to nothing. Sentence 4 cites nothing.
     answer = ("Shigeru Ishiba was born on February 3, 1957 [1][3]. Ishiba graduated from "
@@ -113,14 +114,77 @@ def test_score_case_retrieval_refusal_and_citations() -> None:
     assert (got["hit@1"], got["hit@5"], got["mrr"]) == (0.0, 1.0, pytest.approx(1 / 3))
     assert got["evidence_recall"] == 1.0 and got["must_include"] == 1.0
     assert got["false_refusal"] == 0.0 and got["correct_refusal"] is None
-    assert got["groundedness"] == 1.0 and got["citation_validity"] == 1.0
+    assert got["support_independent"] == 1.0 and got["citation_validity"] == 1.0
+    assert got["quote_exact"] == 1.0 and got["runtime_support"] == 1.0
     assert got["squad_em"] is None
     assert result.passed
+    # No confidence from the answerer: an answer stands for confidence 1.
+    assert (result.confidence, result.confidence_estimated, result.loss) == (1.0, False, 0.0)
 
     unanswerable = Case("c2", "Who won in 2024?", False)
     answered = harness.score_case(unanswerable, "h", answer, ranked, support)
     assert answered.metrics["correct_refusal"] == 0.0 and not answered.passed
     assert answered.metrics["hit@1"] is None  # no gold passage to find
+    assert answered.loss == 1.0  # answering an unanswerable case is wrong
+
+
+def test_quote_exact_fails_paraphrase_wrong_passage_and_uncited_text() -> None:
+    gold = "Formed in 1951, the US-Japan Security Treaty has been a cornerstone of regional\n" \
+           "stability. It was revised in 1960."
+    other = "Japan has committed to doubling its defense spending."
+    quote = "Formed in 1951, the US-Japan Security Treaty has been a cornerstone of regional " \
+            "stability."
+    cites = [(1, quote, gold), (2, other, other)]
+    assert metrics.quote_exact(f"{quote} [1] {other} [2]", cites) == (4, 4)
+    # A changed figure, a paraphrase, a sentence citing the wrong passage, an uncited one.
+    swapped = quote.replace("1951", "1952")
+    assert metrics.quote_exact(f"{swapped} [1]", [(1, swapped, gold)]) == (0, 2)
+    assert metrics.quote_exact(f"{quote} [1]", [(1, quote, gold)]) == (2, 2)
+    assert metrics.quote_exact("The treaty dates from 1951 [1].", [(1, quote, gold)]) == (0, 2)
+    assert metrics.quote_exact(f"{quote} [2]", [(2, quote, other)]) == (0, 2)
+    assert metrics.quote_exact(f"{quote} [1] It was revised in 1960.",
+                               [(1, quote, gold)]) == (2, 3)
+
+
+def test_risk_coverage_curve_and_area() -> None:
+    # Confidence 0.9: right; 0.8: wrong; 0.5 (twice, tied): one right, one wrong.
+    points, area = metrics.risk_coverage([(0.5, 1.0), (0.9, 0.0), (0.8, 1.0), (0.5, 0.0)])
+    assert [(p["threshold"], p["coverage"], p["risk"]) for p in points] == [
+        (0.9, 0.25, 0.0), (0.8, 0.5, 0.5), (0.5, 1.0, 0.5)]
+    assert area == pytest.approx(0.25 * 0.0 + 0.25 * 0.5 + 0.5 * 0.5)
+    # Confidence that ranks the wrong answers last does better than one that does not.
+    good = metrics.risk_coverage([(0.9, 0.0), (0.8, 0.0), (0.2, 1.0)])[1]
+    bad = metrics.risk_coverage([(0.9, 1.0), (0.8, 0.0), (0.2, 0.0)])[1]
+    assert good < bad
+    assert metrics.risk_coverage([]) == ([], 0.0)
+
+
+def test_risk_uses_the_answers_confidence_and_each_case_correctness() -> None:
+    passage = _chunk("p", "Shigeru Ishiba was born on February 3, 1957.")
+    case = Case("b", "When was Ishiba born?", True, must_include=(("1957",),))
+
+    def ask(text: str, refused: bool, confidence: float | None) -> harness.CaseResult:
+        answer = Answer(question=case.question, standalone_question=case.question,
+                        text=text, refused=refused, confidence=confidence,
+                        citations=[] if refused else [Citation(1, passage, passage.text)])
+        return harness.score_case(case, "h", answer, [passage], support)
+
+    right = ask(f"{passage.text} [1]", False, 0.8)
+    assert (right.confidence, right.confidence_estimated, right.loss) == (0.8, True, 0.0)
+    refused = ask("I can't answer that from the documents.", True, None)
+    assert (refused.confidence, refused.loss) == (0.0, 1.0)
+    assert refused.metrics["refusal_precision"] == 0.0
+    curve = harness.risk_coverage([right, refused])
+    assert curve["aurc"] == pytest.approx(0.5 * 0.0 + 0.5 * 0.5)
+    assert curve["aurc_optimal"] == pytest.approx(0.25)
+    assert curve["confidence_estimated"] == 1 and curve["cases"] == 2
+    summary = harness.summarize([right, refused])
+    assert summary["aurc"].value == pytest.approx(0.25)
+    # A SQuAD case is judged by gold_in_answer; one with no measure of correctness is
+    # left out of the curve rather than guessed.
+    squad = Case("s", "When?", True, gold_answers=("1957",), gold_source=passage.source)
+    assert harness._loss(squad, {"gold_in_answer": 1.0}) == 0.0
+    assert harness._loss(Case("n", "Why?", True), {}) is None
 
 
 def test_squad_case_counts_a_refusal_as_the_empty_answer() -> None:
@@ -129,7 +193,8 @@ def test_squad_case_counts_a_refusal_as_the_empty_answer() -> None:
                      text="I can't answer that from the documents.", refused=True)
     result = harness.score_case(case, "h", refused, [], support)
     assert result.metrics["squad_em"] == 1.0 and result.metrics["correct_refusal"] == 1.0
-    assert result.metrics["groundedness"] is None
+    assert result.metrics["support_independent"] is None
+    assert result.metrics["refusal_precision"] == 1.0
 
 
 # ----- datasets and gates -----------------------------------------------------------------
@@ -223,7 +288,54 @@ def test_bars_and_thresholds(tmp_path: Path) -> None:
     assert gate.load_thresholds(toml, "other") == []
     committed = gate.load_thresholds(THRESHOLDS, "seed")
     assert {b.metric for b in committed} >= {"hit@5", "must_include", "correct_refusal",
-                                              "false_refusal", "groundedness"}
+                                              "false_refusal", "quote_exact",
+                                              "support_independent"}
+    # Nothing in the committed bars is the runtime scorer grading its own filter.
+    for dataset in ("seed", "squad2-open"):
+        assert "runtime_support" not in {b.metric for b in gate.load_thresholds(THRESHOLDS,
+                                                                                   dataset)}
+    # The judge's figures can be gated; unmeasured (no --judge) they miss the bar.
+    judged = gate.parse_bar("judge_faithfulness=0.9")
+    assert gate.check([judged], summaries) == ["col: judge_faithfulness was not measured on "
+                                               "any case"]
+
+
+def _one_figure_more(text: str) -> str:
+    # The first figure of the text, plus one; citation markers are left alone.
+    return re.sub(r"(?<!\[)\b\d+\b(?!\])", lambda m: str(int(m.group(0)) + 1), text, count=1)
+
+
+def test_gate_fails_an_answerer_that_changes_a_figure(
+    monkeypatch: pytest.MonkeyPatch, embedder: SentenceTransformerEmbeddings, tmp_path: Path
+) -> None:
+    """The committed seed bars pass the real answerer and fail one that quotes a passage
+    with one number changed, as a paraphrasing answerer might."""
+    real_build = harness.build_bot
+
+    def gate_misses(broken: bool) -> list[str]:
+        def build(settings: Settings, **kwargs: Any) -> Any:
+            bot = real_build(settings, **kwargs)
+            if broken:
+                answer = bot.extractive.answer
+
+                def changed(*args: Any, **kw: Any) -> Any:
+                    draft = answer(*args, **kw)
+                    return dataclasses.replace(draft, text=_one_figure_more(draft.text))
+
+                bot.extractive.answer = changed  # type: ignore[method-assign]
+            return bot
+
+        monkeypatch.setattr(harness, "build_bot", build)
+        settings = Settings(data_dir=tmp_path / "data")
+        data = load_dataset(SEED, [CORPUS], tmp_path / f"docs-{broken}")
+        run = harness.run(data, settings, harness.parse_columns(None, None, settings), embedder)
+        return gate.check(gate.load_thresholds(THRESHOLDS, "seed"), run.summaries)
+
+    assert _one_figure_more("In 1957 [1], 12 [2].") == "In 1958 [1], 12 [2]."
+    assert gate_misses(broken=False) == []
+    misses = gate_misses(broken=True)
+    assert any("quote_exact" in miss for miss in misses), misses
+    assert any("support_independent" in miss for miss in misses), misses
 
 
 # ----- the command ------------------------------------------------------------------------
@@ -331,6 +443,11 @@ def test_judge_tier_against_a_local_endpoint(
     before = len(openai_server.requests)
     out = judge.judge_run(run, judge.endpoint(settings), repeats=2)
     stats = out["hybrid/extractive"]
+    # The judge's mean enters the summaries, where a bar can hold it.
+    faith = run.summaries["hybrid/extractive"]["judge_faithfulness"]
+    assert faith.value == stats["faithfulness"]["mean"] and faith.measured == len(answered)
+    assert gate.check([gate.Bar("judge_faithfulness", 0.99)], run.summaries)
+    assert not gate.check([gate.Bar("judge_faithfulness", 0.4)], run.summaries)
     # Every quoted claim is supported; the planted cheese claim is not.
     assert 0.4 < stats["faithfulness"]["mean"] < 1.0
     assert stats["relevance"]["mean"] == 1.0

@@ -151,9 +151,12 @@ def test_every_marker_in_an_extractive_answer_resolves(corpus_bot: Bot, ws: list
     cited = [c.n for c in answer.citations]
     assert_markers_resolve(answer.text, cited, len(cited))
     retrieved = {s.chunk.id for s in answer.retrieved}
-    prior = set(corpus_bot.store.snapshot().chunks)
+    # A cited passage was retrieved, or is the one just before a retrieved passage (whose
+    # last sentence names the subject of the quoted one); never any other stored passage.
+    previous = corpus_bot.store.snapshot().previous
+    before_retrieved = {previous[i] for i in retrieved if i in previous}
     for c in answer.citations:
-        assert c.chunk.id in retrieved or c.chunk.id in prior
+        assert c.chunk.id in retrieved or c.chunk.id in before_retrieved
         assert c.quote and c.quote in answer.text
     markdown = answer.as_markdown()
     for n in set(MARKER.findall(answer.text)):

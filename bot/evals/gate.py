@@ -6,7 +6,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.evals.metrics import METRICS, Summary
+from bot.evals.metrics import JUDGE_METRICS, METRICS, Summary
+
+GATED = METRICS | JUDGE_METRICS
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,13 @@ def parse_bar(text: str, floor: bool = True) -> Bar:
     name = name.strip()
     if not sep or not name:
         raise ValueError(f"expected METRIC=VALUE, got {text!r}")
-    if name not in METRICS:
-        raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
+    if name not in GATED:
+        raise ValueError(f"unknown metric {name!r}; known: {', '.join(GATED)}")
     try:
         value = float(raw)
     except ValueError as exc:
         raise ValueError(f"{text!r}: {raw!r} is not a number") from exc
-    higher_is_better = METRICS[name][1]
+    higher_is_better = GATED[name][1]
     if floor and not higher_is_better:
         raise ValueError(f"{name} is better when lower: use --fail-over {name}={raw}")
     if not floor and higher_is_better:
@@ -66,11 +68,15 @@ def load_thresholds(path: Path, dataset: str) -> list[Bar]:
 
 
 def check(bars: list[Bar], summaries: dict[str, dict[str, Summary]]) -> list[str]:
-    """Every missed bar, for every column."""
+    """Every missed bar, for every column.
+
+    The judge's figures are in the summaries only when ``--judge`` ran against an endpoint;
+    a bar on them otherwise misses as unmeasured, like any other metric.
+    """
     misses = []
     for column, summary in summaries.items():
         for bar in bars:
-            miss = bar.check(summary[bar.metric])
+            miss = bar.check(summary.get(bar.metric, Summary(None, 0, 0)))
             if miss:
                 misses.append(f"{column}: {miss}")
     return misses

@@ -13,6 +13,7 @@ from typing import Any, Literal, cast
 from langchain_core.embeddings import Embeddings
 
 from bot import citations
+from bot.evals import independent
 from bot.evals import metrics as m
 from bot.evals.datasets import Case, Dataset
 from bot.grounding import Support, support
@@ -52,6 +53,11 @@ class CaseResult:
     counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     latency_s: float | None = None
     error: str = ""
+    # For the risk-coverage curve: the answer's confidence (or the fallback, 1.0 answered and
+    # 0.0 refused, when it gave none) and whether answering was wrong (None: unknown).
+    confidence: float | None = None
+    confidence_estimated: bool = False
+    loss: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -66,6 +72,8 @@ class CaseResult:
             "metrics": {k: (None if v is None else round(v, 6)) for k, v in self.metrics.items()},
             "ranking": self.ranking, "error": self.error,
             "latency_s": None if self.latency_s is None else round(self.latency_s, 4),
+            "confidence": None if self.confidence is None else round(self.confidence, 6),
+            "confidence_estimated": self.confidence_estimated, "loss": self.loss,
         }
 
 
@@ -81,6 +89,8 @@ class RunResult:
     ingest: str = ""
     judge: dict[str, Any] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    # Per column: the risk-coverage curve of the confidence (see :func:`risk_coverage`).
+    curves: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def parse_columns(retrieval: str | None, backend: str | None, settings: Settings) -> list[Column]:
@@ -124,7 +134,7 @@ def run(
     embedder = embedder or build_embedder(settings)
     results: dict[str, list[CaseResult]] = {}
     ingest_summary = ""
-    with tempfile.TemporaryDirectory(prefix="bot-eval-") as tmp, _one_thread():
+    with tempfile.TemporaryDirectory(prefix="bot-eval-") as tmp, one_thread():
         bots: dict[str, Bot] = {}
         for column in columns:
             if column.retrieval not in bots:
@@ -151,6 +161,7 @@ def run(
     summaries = {name: summarize(rs) for name, rs in results.items()}
     return RunResult(
         dataset, list(columns), settings.top_k, results, summaries, ingest_summary,
+        curves={name: risk_coverage(rs) for name, rs in results.items()},
         settings={
             "top_k": settings.top_k, "candidate_k": settings.candidate_k,
             "min_answer_score": settings.min_answer_score,
@@ -162,7 +173,7 @@ def run(
 
 
 @contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
+def one_thread() -> Iterator[None]:
     """Run the model on one thread: the floating-point sums (and so every score) do not
     depend on the machine's core count, and one-question batches gain nothing from more."""
     try:
@@ -179,7 +190,8 @@ def _one_thread() -> Iterator[None]:
 
 
 class _Scorer:
-    """The support scorer with memory: the same sentence and passages are judged once."""
+    """The runtime support scorer with memory: the same sentence and passages are judged
+    once."""
 
     def __init__(self, embedder: Embeddings) -> None:
         self.embedder = embedder
@@ -204,12 +216,16 @@ def evaluate_case(bot: Bot, case: Case, column: Column, scorer: _Scorer) -> Case
             ranked = bot.ask(case.question, list(case.history), backend="extractive",
                              top_k=m.RANK_DEPTH).retrieved
     except (QuestionError, ValueError, RuntimeError) as exc:
+        # The question was turned away before answering: a refusal with no confidence.
         metrics: dict[str, float | None] = dict.fromkeys(m.METRICS)
         if case.answerable:
             metrics["false_refusal"] = 1.0
+            metrics["refusal_precision"] = 0.0
         else:
             metrics["correct_refusal"] = 1.0
-        return CaseResult(case, column.name, None, metrics, [f"error: {exc}"], error=str(exc))
+            metrics["refusal_precision"] = 1.0
+        return CaseResult(case, column.name, None, metrics, [f"error: {exc}"], error=str(exc),
+                          confidence=0.0, loss=_loss(case, None))
     return score_case(case, column.name, answer, [s.chunk for s in ranked], scorer)
 
 
@@ -250,6 +266,8 @@ def score_case(
         metrics["correct_refusal"] = float(answer.refused)
         if not answer.refused:
             failures.append("answered an unanswerable question")
+    if answer.refused:
+        metrics["refusal_precision"] = float(not case.answerable)
 
     # Answer content.
     plain = "" if answer.refused else citations.strip(answer.text)
@@ -265,10 +283,13 @@ def score_case(
             if not metrics["gold_in_answer"] and not answer.refused:
                 failures.append("no gold answer in the answer text")
 
-    # Citations and groundedness, on answers that were given.
+    # Citations and groundedness, on answers that were given. Groundedness is judged by the
+    # independent checker: the runtime scorer already filtered generated answers, so its
+    # verdict on them is 1.0 by construction and is reported only as its own figure.
     if not answer.refused:
         cited = {c.n: c.chunk.text for c in answer.citations}
-        scores = m.citation_scores(answer.text, cited, supports)
+        scores = m.citation_scores(answer.text, cited, _independent)
+        runtime = m.citation_scores(answer.text, cited, lambda s, c: supports(s, c).supported)
         if scores.markers:
             metrics["citation_validity"] = scores.valid_markers / scores.markers
             if scores.valid_markers < scores.markers:
@@ -276,29 +297,79 @@ def score_case(
         if scores.citations:
             metrics["citation_precision"] = scores.precise_citations / scores.citations
         if scores.sentences:
-            metrics["citation_recall"] = scores.supported_sentences / scores.sentences
-            metrics["groundedness"] = metrics["citation_recall"]
-            counts["groundedness"] = (scores.supported_sentences, scores.sentences)
+            metrics["support_independent"] = scores.supported_sentences / scores.sentences
+            counts["support_independent"] = (scores.supported_sentences, scores.sentences)
+            metrics["runtime_support"] = runtime.supported_sentences / runtime.sentences
+            counts["runtime_support"] = (runtime.supported_sentences, runtime.sentences)
             if scores.supported_sentences < scores.sentences:
-                failures.append("an answer sentence is not supported by its citations")
+                failures.append("an answer sentence is not supported by its citations "
+                                "(independent checker)")
+        if answer.backend == "extractive":
+            passed, checks = m.quote_exact(
+                answer.text, [(c.n, c.quote, c.chunk.text) for c in answer.citations])
+            if checks:
+                metrics["quote_exact"] = passed / checks
+                counts["quote_exact"] = (passed, checks)
+                if passed < checks:
+                    failures.append("a quote or sentence is not verbatim in its cited passage")
         if case.evidence and case.answerable and answer.citations and not any(
             m.contains_quote(c.chunk.text, q) for c in answer.citations for q in case.evidence
         ):
             failures.append("no cited passage holds the evidence")
 
+    # Confidence: None means the answerer did not estimate it; then answering stands for
+    # full confidence and refusing for none.
+    estimated = answer.confidence is not None
+    confidence = answer.confidence if estimated else (0.0 if answer.refused else 1.0)
     return CaseResult(
         case, column, answer.as_dict(), metrics, failures,
         ranking=[f"{c.source_name}#{c.id[:8]}" for c in ranked], counts=counts,
-        latency_s=answer.latency_s,
+        latency_s=answer.latency_s, confidence=confidence, confidence_estimated=estimated,
+        loss=_loss(case, metrics),
     )
+
+
+def _independent(sentence: str, cited: Sequence[str]) -> bool:
+    return independent.check(sentence, cited).supported
+
+
+def _loss(case: Case, metrics: dict[str, float | None] | None) -> float | None:
+    """1.0 when answering this case is wrong: it is unanswerable, or the answer is not
+    correct by the case's own measure (``must_include``, or ``gold_in_answer`` on SQuAD).
+    None when an answerable case has no such measure."""
+    if not case.answerable:
+        return 1.0
+    key = "must_include" if case.must_include else "gold_in_answer" if case.gold_source else ""
+    if not key:
+        return None
+    value = (metrics or {}).get(key)
+    return 1.0 - (value or 0.0)
+
+
+def risk_coverage(results: Sequence[CaseResult]) -> dict[str, Any]:
+    """The risk-coverage curve of the confidence over the cases with a known loss."""
+    pairs = [(r.confidence, r.loss) for r in results
+             if r.confidence is not None and r.loss is not None]
+    points, area = m.risk_coverage(pairs)
+    best = m.risk_coverage([(-loss, loss) for _, loss in pairs])[1]
+    return {
+        "aurc": round(area, 6) if pairs else None,
+        "aurc_optimal": round(best, 6) if pairs else None,
+        "cases": len(pairs), "unmeasured": len(results) - len(pairs),
+        "confidence_estimated": sum(r.confidence_estimated for r in results),
+        "points": [{k: round(v, 6) for k, v in p.items()} for p in points],
+    }
 
 
 def summarize(results: Sequence[CaseResult]) -> dict[str, m.Summary]:
     """Run-level value of every metric for one column."""
     out: dict[str, m.Summary] = {}
     for key in m.METRICS:
-        if key == "groundedness":
+        if key in ("support_independent", "runtime_support", "quote_exact"):
             out[key] = m.ratio([r.counts.get(key) for r in results])
+        elif key == "aurc":
+            curve = risk_coverage(results)
+            out[key] = m.Summary(curve["aurc"], curve["cases"], curve["unmeasured"])
         elif key.startswith("latency_"):
             lat = [r.latency_s for r in results if r.latency_s is not None]
             q = 50 if key == "latency_p50" else 95

@@ -1,8 +1,10 @@
 """The optional LLM-judge tier: claim-level faithfulness and answer relevance, repeated.
 
 It calls any OpenAI-compatible endpoint (the bot's ``OPENAI_*`` settings). Verdicts of a
-language model vary, so each run is repeated and reported as mean and spread; it is never a
-CI gate. Replies that cannot be parsed count as unmeasured.
+language model vary, so each run is repeated and reported as mean and spread. With an
+endpoint configured the means can be gated like any metric (``judge_faithfulness``,
+``judge_relevance`` in ``--fail-under`` or a thresholds file); without one such a bar misses
+as unmeasured. Replies that cannot be parsed count as unmeasured.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.evals.harness import CaseResult, RunResult
+from bot.evals.metrics import Summary
 from bot.settings import Settings
 
 CLAIMS_SYSTEM = """Split the answer into short, self-contained factual claims.
@@ -117,7 +120,11 @@ def _stats(runs: list[list[float | None]]) -> dict[str, Any]:
 
 
 def judge_run(result: RunResult, complete: Complete, repeats: int = 3) -> dict[str, Any]:
-    """Judge every answered case ``repeats`` times; mean and spread per column."""
+    """Judge every answered case ``repeats`` times; mean and spread per column.
+
+    The means also enter ``result.summaries`` as ``judge_faithfulness`` and
+    ``judge_relevance``, so the gate can hold them to bars.
+    """
     if repeats < 1:
         raise ValueError("judge repeats must be at least 1")
     out: dict[str, Any] = {"repeats": repeats}
@@ -130,4 +137,9 @@ def judge_run(result: RunResult, complete: Complete, repeats: int = 3) -> dict[s
             faith.append([f for f, _ in scores])
             relevance.append([r for _, r in scores])
         out[column] = {"faithfulness": _stats(faith), "relevance": _stats(relevance)}
+        for metric, runs in (("faithfulness", faith), ("relevance", relevance)):
+            stats = out[column][metric]
+            measured = sum(v is not None for v in runs[0]) if runs else 0
+            result.summaries.setdefault(column, {})[f"judge_{metric}"] = Summary(
+                stats["mean"], measured, (len(runs[0]) if runs else 0) - measured)
     return out

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from bot import citations
 from bot.citations import claims
 from bot.grounding import Support
 from bot.text import normalize
@@ -26,13 +27,24 @@ METRICS: dict[str, tuple[str, bool]] = {
     "squad_f1": ("SQuAD F1", True),
     "gold_in_answer": ("gold answer in answer text", True),
     "citation_validity": ("citations that resolve", True),
-    "citation_precision": ("citation precision (ALCE)", True),
-    "citation_recall": ("citation recall (ALCE)", True),
-    "groundedness": ("answer sentences supported", True),
-    "correct_refusal": ("correct refusals (unanswerable)", True),
+    "quote_exact": ("extractive answers: quotes and sentences verbatim in the cited passage",
+                    True),
+    "support_independent": ("answer sentences supported by their citations (independent "
+                            "checker)", True),
+    "citation_precision": ("citation precision (ALCE, independent checker)", True),
+    "runtime_support": ("runtime support scorer's own verdict (the answer-time filter; not "
+                        "an independent measure)", True),
+    "correct_refusal": ("correct refusals (refusal recall)", True),
+    "refusal_precision": ("refusals that were of unanswerable cases", True),
     "false_refusal": ("false refusals (answerable)", False),
+    "aurc": ("area under the risk-coverage curve of the confidence", False),
     "latency_p50": ("latency p50 (s)", False),
     "latency_p95": ("latency p95 (s)", False),
+}
+# Bars may also name the LLM judge's figures; they are measured only with ``--judge``.
+JUDGE_METRICS: dict[str, tuple[str, bool]] = {
+    "judge_faithfulness": ("LLM judge: claims supported by the cited passages", True),
+    "judge_relevance": ("LLM judge: answer relevance", True),
 }
 RANK_DEPTH = 10
 
@@ -40,6 +52,8 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = frozenset(string.punctuation)
 
 SupportFn = Callable[[str, Sequence[str]], Support]
+# (sentence, cited passages) -> supported?
+Judge = Callable[[str, Sequence[str]], bool]
 
 
 # ----- SQuAD (official normalisation, as in the SQuAD 2.0 evaluation script) ---------------
@@ -107,9 +121,7 @@ class CitationScores:
     precise_citations: int
 
 
-def citation_scores(
-    answer: str, cited: dict[int, str], supports: SupportFn
-) -> CitationScores:
+def citation_scores(answer: str, cited: dict[int, str], supports: Judge) -> CitationScores:
     """Resolve every marker and judge each sentence and citation in the ALCE sense.
 
     A sentence is supported when the support scorer accepts it against the union of its
@@ -125,18 +137,69 @@ def citation_scores(
         citations += len(numbers)
         if not texts:
             continue
-        if not supports(sentence, list(texts.values())).supported:
+        if not supports(sentence, list(texts.values())):
             continue
         supported += 1
         if len(texts) == 1:
             precise += 1
             continue
         for n, text in texts.items():
-            alone = supports(sentence, [text]).supported
+            alone = supports(sentence, [text])
             others = [t for m, t in texts.items() if m != n]
-            if alone or not supports(sentence, others).supported:
+            if alone or not supports(sentence, others):
                 precise += 1
     return CitationScores(markers, valid, sentences, supported, citations, precise)
+
+
+def _ws(text: str) -> str:
+    # Whitespace-folded only: case, spelling and punctuation must be exactly the source's.
+    return " ".join(text.split())
+
+
+def quote_exact(answer: str, quotes: Sequence[tuple[int, str, str]]) -> tuple[int, int]:
+    """Checks passed and checks made that an extractive answer only quotes its sources.
+
+    ``quotes`` are ``(n, quote, cited passage)`` per citation. Each quote must occur in its
+    passage and in the answer text, and each sentence of the answer must occur in one of
+    the passages its markers cite (an uncited sentence fails). Any paraphrase, changed
+    figure or wrong passage fails a check.
+    """
+    passed = checks = 0
+    shown = _ws(citations.strip(answer))
+    passages = {n: _ws(text) for n, _, text in quotes}
+    for _, quote, text in quotes:
+        checks += 1
+        q = _ws(quote)
+        passed += bool(q) and q in _ws(text) and q in shown
+    for sentence, numbers in claims(answer):
+        checks += 1
+        passed += any(_ws(sentence) in passages.get(n, "") for n in numbers)
+    return passed, checks
+
+
+def risk_coverage(pairs: Sequence[tuple[float, float]]) -> tuple[list[dict[str, float]], float]:
+    """Risk-coverage curve and its area from ``(confidence, loss)`` per case.
+
+    Cases are accepted from the most confident down; a point is taken after each distinct
+    confidence (tied cases enter together, so the area does not depend on their order).
+    ``risk`` is the mean loss of the accepted cases, and the area is the mean over all
+    cases of the risk at the point where each case enters.
+    """
+    ordered = sorted(pairs, key=lambda p: -p[0])
+    points: list[dict[str, float]] = []
+    area = lost = 0.0
+    i = 0
+    n = len(ordered)
+    while i < n:
+        j = i
+        while j < n and ordered[j][0] == ordered[i][0]:
+            lost += ordered[j][1]
+            j += 1
+        risk = lost / j
+        area += risk * (j - i) / n
+        points.append({"threshold": ordered[i][0], "coverage": j / n, "risk": risk})
+        i = j
+    return points, area
 
 
 # ----- retrieval --------------------------------------------------------------------------

@@ -74,6 +74,7 @@ def as_json(result: RunResult, command: str = "") -> dict[str, Any]:
                     for n, summ in result.summaries.items()},
         "passed": {n: sum(r.passed for r in rs) for n, rs in result.results.items()},
         "judge": result.judge,
+        "risk_coverage": result.curves,
         "cases": [r.as_dict() for rs in result.results.values() for r in rs],
     }
 
@@ -98,7 +99,7 @@ def plot_png(result: RunResult) -> bytes:
     import matplotlib.pyplot as plt
 
     names = [c.name for c in result.columns]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (left, right, curve) = plt.subplots(1, 3, figsize=(15, 3.8))
     for n in names:
         lat = [r.latency_s for r in result.results[n] if r.latency_s is not None]
         if lat:
@@ -109,7 +110,8 @@ def plot_png(result: RunResult) -> bytes:
     if len(names) > 1:
         left.legend(fontsize=8)
     keys = [k for k in ("hit@5", "mrr", "must_include", "gold_in_answer", "squad_f1",
-                        "groundedness", "correct_refusal", "false_refusal")
+                        "quote_exact", "support_independent", "correct_refusal",
+                        "refusal_precision", "false_refusal")
             if any(result.summaries[n][k].value is not None for n in names)]
     width = 0.8 / max(len(names), 1)
     for i, n in enumerate(names):
@@ -120,6 +122,18 @@ def plot_png(result: RunResult) -> bytes:
     right.set_ylim(0, 1)
     right.set_title("metrics per configuration")
     right.legend(fontsize=8)
+    for n in names:
+        points = result.curves.get(n, {}).get("points", [])
+        if points:
+            curve.step([p["coverage"] for p in points], [p["risk"] for p in points],
+                       where="post", marker=".", label=f"{n} (AURC "
+                       f"{result.curves[n]['aurc']:.3f})")
+    curve.set_title("risk-coverage (by confidence)")
+    curve.set_xlabel("coverage (share of cases answered)")
+    curve.set_ylabel("risk (answered wrongly)")
+    curve.set_xlim(0, 1)
+    curve.set_ylim(0, 1)
+    curve.legend(fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
@@ -152,6 +166,7 @@ def html_report(result: RunResult, command: str = "") -> str:
         for r in _judge_rows(result)
     )
     image = base64.b64encode(plot_png(result)).decode("ascii")
+    risk_rows = "".join(_risk_row(result, n) for n in names)
     ordered = sorted(
         (r for rs in result.results.values() for r in rs),
         key=lambda r: (r.passed, names.index(r.column)),
@@ -171,12 +186,36 @@ def html_report(result: RunResult, command: str = "") -> str:
 {summary_rows}</table>
 <p class=muted>(n) = cases on which the metric could be measured; the others count as
 unmeasured and do not enter the mean.</p>
-<img alt="latency and metrics" src="data:image/png;base64,{image}">
+<h2>Risk and refusals</h2>
+<table><tr><th>configuration</th><th>AURC</th><th>best possible AURC</th>
+<th>refusal precision</th><th>refusal recall</th><th>cases with an estimated confidence</th>
+</tr>{risk_rows}</table>
+<p class=muted>Risk = answered wrongly: an unanswerable case answered, or an answerable one
+answered incorrectly (must_include, or gold answer in the answer on SQuAD), among the cases
+answered when only those at or above a confidence are. Without an estimate, an answer counts
+as confidence 1 and a refusal as 0.</p>
+<img alt="latency, metrics and risk-coverage" src="data:image/png;base64,{image}">
 <h2>Cases (failures first)</h2>
 <table><tr><th>case</th><th>result</th><th>question</th><th>answer</th><th>metrics</th></tr>
 {rows}</table>{more}
 </body></html>
 """
+
+
+def _risk_row(result: RunResult, name: str) -> str:
+    e = html.escape
+    curve = result.curves.get(name, {})
+    summary = result.summaries[name]
+
+    def num(value: float | None) -> str:
+        return "—" if value is None else f"{value:.3f}"
+
+    return (f"<tr><td>{e(name)}</td><td class=num>{num(curve.get('aurc'))}</td>"
+            f"<td class=num>{num(curve.get('aurc_optimal'))}</td>"
+            f"<td class=num>{e(_fmt(summary['refusal_precision'], 'refusal_precision'))}</td>"
+            f"<td class=num>{e(_fmt(summary['correct_refusal'], 'correct_refusal'))}</td>"
+            f"<td class=num>{curve.get('confidence_estimated', 0)} of "
+            f"{len(result.results[name])}</td></tr>")
 
 
 def _case_row(r: CaseResult) -> str:
