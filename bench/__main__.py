@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -15,6 +16,8 @@ from bench.corpora import REPO, SQUAD_FILE, ensure_pydocs, squad_corpus
 from bench.report import write_report
 
 RESULTS = REPO / "bench" / "results"
+# The baseline side runs the LangChain recipe; its packages come with the `bench` extra.
+BASELINE_MODULES = ("langchain_chroma", "langchain_huggingface", "langchain_text_splitters")
 
 
 def machine() -> dict[str, object]:
@@ -51,6 +54,10 @@ def main() -> None:
                         help="Keep the sides whose raw results are already in --out.")
     args = parser.parse_args()
 
+    missing = [m for m in BASELINE_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        sys.exit(f"the baseline needs {', '.join(missing)}: run `bash scripts/setup.sh bench` "
+                 "(or pip install -e '.[bench]')")
     if not SQUAD_FILE.is_file():
         sys.exit(f"missing {SQUAD_FILE}: the shared folder must sit beside the repository")
     ensure_pydocs()

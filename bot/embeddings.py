@@ -14,10 +14,10 @@ import json
 import os
 import threading
 import warnings
-from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cachetools import LRUCache
 from langchain_core.embeddings import Embeddings
 
 from bot.settings import Settings
@@ -57,18 +57,13 @@ class CachedEmbeddings(Embeddings):
 
     def __init__(self, batch_size: int = 64, cache_size: int = 1024) -> None:
         self.batch_size = batch_size
-        self._cache: OrderedDict[str, list[float]] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache: LRUCache[str, list[float]] = LRUCache(maxsize=cache_size)
+        # Guards the cache (not thread-safe on its own) and the subclasses' lazy model loads.
         self._lock = threading.Lock()
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed texts as a float32 matrix of unit vectors."""
         raise NotImplementedError
-
-    @property
-    def dimension(self) -> int:
-        """Length of one embedding vector."""
-        return len(self.embed_query("x"))
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed passages for storage."""
@@ -81,14 +76,12 @@ class CachedEmbeddings(Embeddings):
         """Embed one query, cached because chats repeat their standalone questions."""
         with self._lock:
             hit = self._cache.get(text)
-            if hit is not None:
-                self._cache.move_to_end(text)
-                return hit
+        if hit is not None:
+            return hit
+        # Encoded outside the lock: concurrent queries must not wait on each other's model run.
         vector: list[float] = self.encode([text])[0].tolist()
         with self._lock:
             self._cache[text] = vector
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
         return vector
 
     def clear_cache(self) -> None:
@@ -122,12 +115,6 @@ class SentenceTransformerEmbeddings(CachedEmbeddings):
                 transformers.logging.disable_progress_bar()
                 self._loaded = SentenceTransformer(self.model_name, device="cpu")
             return self._loaded
-
-    @property
-    def dimension(self) -> int:
-        """Length of one embedding vector."""
-        dim = self._model.get_sentence_embedding_dimension()
-        return int(dim) if dim else len(self.embed_query("x"))
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed texts as a float32 matrix of unit vectors."""

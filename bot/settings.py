@@ -11,12 +11,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
+def _env(name: str) -> AliasChoices:
+    """Read a setting from ``NAME`` (the name other tools read too) or ``BOT_NAME``."""
+    return AliasChoices(name, f"BOT_{name}")
+
+
 class Settings(BaseSettings):
-    """Every knob of the bot. Build one with :func:`load_settings`."""
+    """Every knob of the bot, by section. Build one with :func:`load_settings`.
+
+    The fields stay flat, so each keeps its environment name (``BOT_`` + field name, or the
+    alias given), and existing ``.env`` files keep working.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="BOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
+
+    # ----- store -----------------------------------------------------------------------
 
     data_dir: Path = Field(
         default=PROJECT_DIR / ".data",
@@ -26,6 +37,21 @@ class Settings(BaseSettings):
         default="documents",
         description="Name of the Chroma collection the documents are stored in.",
     )
+    vector_store: Literal["chroma"] = Field(
+        default="chroma", description="Vector store backend."
+    )
+    chroma_host: str | None = Field(
+        default=None,
+        validation_alias=_env("CHROMA_HOST"),
+        description="Host of a Chroma server (`chroma run`); unset uses the embedded store.",
+    )
+    chroma_port: int = Field(
+        default=8000,
+        validation_alias=_env("CHROMA_PORT"),
+        description="Port of the Chroma server.",
+    )
+
+    # ----- embeddings ------------------------------------------------------------------
 
     embedding_backend: Literal["sentence-transformers", "onnx", "onnx-int8"] = Field(
         default="sentence-transformers",
@@ -43,19 +69,7 @@ class Settings(BaseSettings):
         default=64, ge=1, description="Texts embedded per batch during ingest."
     )
 
-    vector_store: Literal["chroma"] = Field(
-        default="chroma", description="Vector store backend."
-    )
-    chroma_host: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("CHROMA_HOST", "BOT_CHROMA_HOST"),
-        description="Host of a Chroma server (`chroma run`); unset uses the embedded store.",
-    )
-    chroma_port: int = Field(
-        default=8000,
-        validation_alias=AliasChoices("CHROMA_PORT", "BOT_CHROMA_PORT"),
-        description="Port of the Chroma server.",
-    )
+    # ----- ingest ----------------------------------------------------------------------
 
     chunk_size: int = Field(
         default=800, ge=100, description="Largest chunk, in characters, before splitting."
@@ -67,6 +81,8 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(
         default=50.0, gt=0, description="Files larger than this are refused at ingest."
     )
+
+    # ----- retrieval -------------------------------------------------------------------
 
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = Field(
         default="hybrid",
@@ -82,6 +98,8 @@ class Settings(BaseSettings):
         default=0.8, gt=0, le=1,
         description="Word-shingle Jaccard similarity above which two results are one passage.",
     )
+
+    # ----- answer ----------------------------------------------------------------------
 
     answer_backend: Literal["extractive", "openai"] = Field(
         default="extractive",
@@ -99,14 +117,16 @@ class Settings(BaseSettings):
         default=2000, ge=10, description="Longer questions are refused with an error."
     )
 
+    # ----- llm -------------------------------------------------------------------------
+
     openai_api_key: SecretStr | None = Field(
         default=None,
-        validation_alias=AliasChoices("OPENAI_API_KEY", "BOT_OPENAI_API_KEY"),
+        validation_alias=_env("OPENAI_API_KEY"),
         description="API key for the OpenAI-compatible endpoint.",
     )
     openai_base_url: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("OPENAI_BASE_URL", "BOT_OPENAI_BASE_URL"),
+        validation_alias=_env("OPENAI_BASE_URL"),
         description="Base URL of the OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, "
         "llama.cpp server); unset means api.openai.com.",
     )
@@ -116,6 +136,8 @@ class Settings(BaseSettings):
         "to the extractive answer.",
     )
     llm_temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature.")
+
+    # ----- web -------------------------------------------------------------------------
 
     web_host: str = Field(
         default="127.0.0.1",
@@ -135,27 +157,26 @@ class Settings(BaseSettings):
         description="Hide uploads and document removal in the web app (asking still works).",
     )
     web_examples: list[str] = Field(
-        default=[
-            "When was the US-Japan Security Treaty formed?",
-            "Who is Shigeru Ishiba?",
-            "What did Trump's 1987 newspaper advertisement criticize?",
-        ],
-        description="Example questions shown on an empty chat (a JSON list in the environment).",
+        default_factory=list,
+        description="Example questions shown on an empty chat (a JSON list in the environment); "
+        "none by default, since good examples depend on the documents.",
     )
+
+    # ----- slack -----------------------------------------------------------------------
 
     slack_bot_token: SecretStr | None = Field(
         default=None,
-        validation_alias=AliasChoices("SLACK_BOT_TOKEN", "BOT_SLACK_BOT_TOKEN"),
+        validation_alias=_env("SLACK_BOT_TOKEN"),
         description="Bot User OAuth Token of the Slack app (xoxb-...), from OAuth & Permissions.",
     )
     slack_app_token: SecretStr | None = Field(
         default=None,
-        validation_alias=AliasChoices("SLACK_APP_TOKEN", "BOT_SLACK_APP_TOKEN"),
+        validation_alias=_env("SLACK_APP_TOKEN"),
         description="App-level token with connections:write (xapp-...); set it for Socket Mode.",
     )
     slack_signing_secret: SecretStr | None = Field(
         default=None,
-        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "BOT_SLACK_SIGNING_SECRET"),
+        validation_alias=_env("SLACK_SIGNING_SECRET"),
         description="Signing Secret from Basic Information; HTTP mode verifies requests with it.",
     )
     slack_mode: Literal["auto", "socket", "http"] = Field(

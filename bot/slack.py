@@ -11,7 +11,6 @@ import logging
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from html import unescape
@@ -19,8 +18,9 @@ from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any, Literal
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from cachetools import LRUCache
+
 from bot.guard import QuestionError
-from bot.models import Answer
 from bot.service import Bot
 from bot.settings import Settings
 
@@ -52,11 +52,11 @@ class SlackSetupError(RuntimeError):
 
 
 class RecentEvents:
-    """A bounded, thread-safe memory of handled events, oldest forgotten first."""
+    """A bounded, thread-safe memory of handled events; the least recently seen go first."""
 
     def __init__(self, size: int = RECENT_EVENTS) -> None:
-        self._size = size
-        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._keys: LRUCache[str, None] = LRUCache(maxsize=size)
+        # The cache itself is not thread-safe, and the check and the update must be one step.
         self._lock = threading.Lock()
 
     def first_time(self, *keys: str) -> bool:
@@ -66,9 +66,6 @@ class RecentEvents:
             new = not any(k in self._keys for k in wanted)
             for key in wanted:
                 self._keys[key] = None
-                self._keys.move_to_end(key)
-            while len(self._keys) > self._size:
-                self._keys.popitem(last=False)
         return new
 
 
@@ -122,11 +119,6 @@ def thread_history(
     return turns[-limit:] if limit else []
 
 
-def fallback_text(answer: Answer) -> str:
-    """Plain text shown in notifications and kept as this turn of the thread's history."""
-    return answer.text
-
-
 class Responder:
     """Turns one Slack message event into one answer in its thread."""
 
@@ -169,7 +161,8 @@ class Responder:
                     f"The earlier messages of this thread could not be read ({unread}), so "
                     "this question was answered on its own."
                 )}]})
-            self._show(client, channel, thread_ts, placeholder, fallback_text(answer), blocks)
+            # The plain text shows in notifications and is this turn of the thread's history.
+            self._show(client, channel, thread_ts, placeholder, answer.text, blocks)
             log.info(
                 "answered message %s in %s (%s, %d turns of history, %.1fs)", ts, channel,
                 "refused" if answer.refused else f"{len(answer.citations)} citations",
@@ -360,15 +353,16 @@ def socket_mode_handler(app: App, settings: Settings) -> SocketModeHandler:
 
 
 def _get_ready(bot: Bot) -> None:
-    """Warn about an empty store, and load the models now so the first asker does not wait."""
+    """Load the store and models now so the first asker does not wait; warn when empty."""
     log.info("loading the document store and models")
     try:
+        bot.warm_up()
         if not bot.sources():
             log.warning("no documents are indexed, so every answer will be a refusal; "
                         "add some with: bot ingest PATH")
-        bot.ask("Which documents are indexed?")
     except Exception as exc:
-        log.warning("the bot could not answer a first test question: %s", exc)
+        # Slack still connects: the error shows again, to the asker, when a question comes.
+        log.warning("the bot could not load its store or models: %s", exc)
 
 
 def run(bot: Bot, settings: Settings) -> None:

@@ -1,16 +1,15 @@
 """The browser chat (``bot web``): a Gradio front end over :class:`bot.service.Bot`.
 
-It only calls ``ask_stream``, ``ingest``, ``sources`` and ``remove`` and renders what they
-return (HTML in :mod:`bot.webview`). Conversation memory lives in per-session ``gr.State``,
-so two tabs hold two conversations; votes go to :class:`bot.feedback.FeedbackStore`.
+It only calls ``ask_stream``, ``ingest``, ``sources`` and ``remove`` (uploads go through
+:mod:`bot.uploads`) and renders what they return (HTML in :mod:`bot.webview`). Conversation
+memory lives in per-session ``gr.State``, so two tabs hold two conversations; votes go to
+:class:`bot.feedback.FeedbackStore`.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-import re
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,15 +21,14 @@ import gradio as gr
 from bot import webview
 from bot.feedback import FeedbackStore, Vote
 from bot.guard import QuestionError
-from bot.loaders import SUPPORTED_SUFFIXES
 from bot.models import Answer, SourceInfo
 from bot.service import Bot
 from bot.settings import Settings
 from bot.store import StoreError
+from bot.uploads import UploadFolder
+from bot.uploads import safe_name as safe_name  # re-exported: known as bot.web.safe_name
 
 log = logging.getLogger(__name__)
-
-_UNSAFE_NAME = re.compile(r"[^\w.\- ()\[\]+,&']+", re.UNICODE)
 
 
 def _busy() -> Any:
@@ -64,6 +62,7 @@ class ChatApp:
         self.settings = settings
         self.feedback = feedback
         self.uploads = settings.data_dir / "uploads"
+        self.upload_folder = UploadFolder(self.uploads, settings.web_max_upload_mb)
 
     # ----- asking ----------------------------------------------------------------------
 
@@ -191,24 +190,9 @@ class ChatApp:
         self, files: list[str] | None, progress: gr.Progress = gr.Progress()  # noqa: B008
     ) -> tuple[Any, ...]:
         """Check, store and ingest uploaded files, with a progress bar."""
-        lines: list[tuple[str, str]] = []
-        staged: list[tuple[Path, Path | None]] = []
-        limit = self.settings.web_max_upload_mb
-        for raw in files or []:
-            src = Path(raw)
-            name = safe_name(src.name)
-            suffix = Path(name).suffix.lower()
-            if suffix not in SUPPORTED_SUFFIXES:
-                lines.append(("error", f"{name}: {suffix or 'files without an extension'} "
-                              "is not supported; upload .txt, .md, .pdf, .html or .docx."))
-                continue
-            size = src.stat().st_size
-            if size > limit * 1024 * 1024:
-                lines.append(("error", f"{name}: {size / 1e6:.1f} MB is over the upload limit "
-                              f"of {limit:g} MB; nothing was changed."))
-                continue
-            staged.append(self._stage(src, name))
-        if not staged:
+        batch = self.upload_folder.stage(Path(f) for f in files or [])
+        lines: list[tuple[str, str]] = [("error", r.text) for r in batch.rejected]
+        if not batch.staged:
             lines = lines or [("warn", "Choose one or more files first.")]
             return (webview.status(lines), *self.documents(), None)
         progress(0, desc="Indexing…")
@@ -218,41 +202,14 @@ class ChatApp:
             progress((done, total), desc=label, unit="files")
 
         try:
-            report = self.bot.ingest([p for p, _ in staged], progress=tick)
+            outcomes = batch.ingest(self.bot.ingest, progress=tick)
         except StoreError as exc:
             log.warning("store error during upload: %s", exc)
-            for path, backup in staged:
-                _restore(path, backup)
             lines.append(("error", "The document store can't be reached right now; nothing "
                           "was added."))
             return (webview.status(lines), *self.documents(), None)
-        by_source = {f.source: f for f in report.files}
-        for path, backup in staged:
-            result = by_source.get(str(path.resolve()))
-            if result is None or result.status in ("failed", "skipped"):
-                _restore(path, backup)
-                why = result.message if result else "it could not be read"
-                lines.append(("error", f"{path.name}: not added: {why}."))
-                continue
-            if backup is not None:
-                backup.unlink(missing_ok=True)
-            verb = {"added": "added", "updated": "updated", "unchanged": "already indexed"}.get(
-                result.status, result.status)
-            lines.append(("ok", f"{path.name}: {verb} ({result.chunks} chunks)."))
+        lines += [("ok" if o.ok else "error", o.text) for o in outcomes]
         return (webview.status(lines), *self.documents(), None)
-
-    def _stage(self, src: Path, name: str) -> tuple[Path, Path | None]:
-        # A replaced upload keeps a backup until its new version is ingested.
-        self.uploads.mkdir(parents=True, exist_ok=True)
-        target = self.uploads / name
-        backup = None
-        if target.exists():
-            backup = target.with_name(f".{target.name}.previous")
-            target.replace(backup)
-        tmp = target.with_name(f".{target.name}.part")
-        shutil.copyfile(src, tmp)
-        tmp.replace(target)
-        return target, backup
 
     def remove(self, source: str | None) -> tuple[Any, ...]:
         """Remove one document from the index (and its uploaded copy)."""
@@ -266,8 +223,8 @@ class ChatApp:
             return (webview.status([("error", "The document store can't be reached right now; "
                                      "nothing was removed.")]), *self.documents())
         path = Path(source)
-        if removed and path.parent == self.uploads.resolve():
-            path.unlink(missing_ok=True)
+        if removed:
+            self.upload_folder.discard(source)
         message = ("ok", f"{path.name}: removed.") if removed else (
             "warn", f"{path.name} was not indexed.")
         return (webview.status([message]), *self.documents())
@@ -295,8 +252,8 @@ class ChatApp:
                         label="Conversation", show_label=False, elem_id="dq-chat", height=560,
                         sanitize_html=True, allow_tags=False, latex_delimiters=[],
                         line_breaks=False, feedback_options=("Like", "Dislike"),
-                        placeholder="**Ask something about your documents.**<br>"
-                        "Try one of the examples below.",
+                        placeholder="**Ask something about your documents.**"
+                        + ("<br>Try one of the examples below." if settings.web_examples else ""),
                         examples=[{"text": q} for q in settings.web_examples] or None,
                         buttons=["copy"],
                     )
@@ -375,22 +332,6 @@ def _example_text(data: gr.SelectData) -> str:
 
 def _choices(items: list[SourceInfo]) -> list[tuple[str, str]]:
     return [(Path(s.source).name, s.source) for s in sorted(items, key=lambda s: s.source)]
-
-
-def _restore(path: Path, backup: Path | None) -> None:
-    path.unlink(missing_ok=True)
-    if backup is not None:
-        backup.replace(path)
-
-
-def safe_name(name: str) -> str:
-    """A file name for an upload: no folders, control characters or hidden-file dot."""
-    base = Path(name.replace("\\", "/").replace("\x00", "")).name
-    cleaned = _UNSAFE_NAME.sub("_", base).strip(" .") or "upload"
-    stem, suffix = Path(cleaned).stem, Path(cleaned).suffix
-    if len(suffix) > 10:
-        stem, suffix = cleaned, ""
-    return (stem[: 120] or "upload") + suffix
 
 
 def build_app(bot: Bot, settings: Settings, feedback: FeedbackStore | None = None) -> gr.Blocks:

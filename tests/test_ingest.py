@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
+from bot.ingest import Progress
+from bot.models import FileReport, IngestReport
 from bot.service import Bot
+from bot.store import StoreError
+from bot.uploads import UploadFolder
 from tests.conftest import CORPUS
 
 ARTICLE = CORPUS / "us-japan-alliance.txt"
@@ -167,3 +171,36 @@ def test_symlink_outside_folder_is_not_followed(
     skipped = [f for f in report.files if f.status == "skipped"]
     assert len(skipped) == 1 and "outside" in skipped[0].message
     assert all("Private note" not in c.text for c in bot.store.snapshot().chunks.values())
+
+
+def test_uploads_are_checked_and_a_store_outage_puts_the_old_copy_back(tmp_path: Path) -> None:
+    folder = UploadFolder(tmp_path / "uploads", max_mb=0.001)
+    old, new = tmp_path / "a" / "notes.txt", tmp_path / "b" / "notes.txt"
+    for f, text in ((old, "First version.\n"), (new, "Second version.\n")):
+        f.parent.mkdir()
+        f.write_text(text, encoding="utf-8")
+    big, odd = tmp_path / "big.md", tmp_path / "tool.exe"
+    big.write_text("x" * 5000, encoding="utf-8")
+    odd.write_bytes(b"MZ")
+
+    def accept(paths: Sequence[Path | str], *, progress: Progress | None = None) -> IngestReport:
+        return IngestReport([FileReport(str(Path(p).resolve()), "added", 1) for p in paths])
+
+    first = folder.stage([old, big, odd])
+    assert [o.ok for o in first.rejected] == [False, False]
+    assert "upload limit" in first.rejected[0].text and "not supported" in first.rejected[1].text
+    assert [o.text for o in first.ingest(accept)] == ["notes.txt: added (1 chunks)."]
+
+    def unreachable(paths: Sequence[Path | str], *, progress: Progress | None = None
+                    ) -> IngestReport:
+        raise StoreError("store down")
+
+    with pytest.raises(StoreError):
+        folder.stage([new]).ingest(unreachable)
+    stored = tmp_path / "uploads" / "notes.txt"
+    assert stored.read_text("utf-8") == "First version.\n"
+    assert sorted(p.name for p in stored.parent.iterdir()) == ["notes.txt"]
+    folder.discard(str(tmp_path / "elsewhere" / "notes.txt"))
+    assert stored.exists()
+    folder.discard(str(stored.resolve()))
+    assert not stored.exists()

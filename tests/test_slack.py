@@ -749,3 +749,22 @@ def test_long_answers_are_split_into_sections_slack_accepts() -> None:
     assert len(sections) > 1 and all(len(part) <= 3000 for part in sections)
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     assert " ".join(sections) == escaped
+
+
+def test_start_up_loads_the_store_and_model_without_asking(
+    make_bot: Callable[..., Bot], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot import slack as slack_module
+
+    bot = make_bot()
+
+    def no_questions(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the warm-up asked a question")
+
+    monkeypatch.setattr(bot, "ask", no_questions)
+    monkeypatch.setattr(bot, "ask_stream", no_questions)
+    with caplog.at_level(logging.INFO, logger="bot.slack"):
+        slack_module._get_ready(bot)
+    assert "no documents are indexed" in caplog.text
+    assert "could not" not in caplog.text
+    assert bot.store._snapshot.generation, "the snapshot was not loaded"

@@ -36,6 +36,8 @@ CHROMIUM_ARGS = [
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
 BUBBLES = "#dq-chat .dq-answer, #dq-chat .dq-refusal, #dq-chat .dq-error"
 WAIT_MS = 90_000
+# Questions about corpus/, offered on an empty chat (there are none by default).
+EXAMPLES = ["When was the US-Japan Security Treaty formed?", "Who is Shigeru Ishiba?"]
 
 
 def quoting_reply(messages: list[dict[str, Any]]) -> str:
@@ -68,7 +70,7 @@ def served(
         settings = Settings(
             data_dir=tmp_path_factory.mktemp("web-data"), web_port=free_port(),
             web_max_upload_mb=0.05, openai_base_url=llm.base_url, openai_api_key="test-key",
-            llm_timeout=5,
+            llm_timeout=5, web_examples=EXAMPLES,
         )
         bot = bot_for(settings, embedder)
         assert not bot.ingest([CORPUS]).failed
@@ -219,6 +221,7 @@ def test_refusal_looks_like_a_refusal_and_offers_closest_passages(open_page: Any
 
 def test_example_questions_on_an_empty_chat(open_page: Any, served: Served) -> None:
     page = open_page()
+    assert "Try one of the examples" in page.inner_text("#dq-chat")
     example = served.settings.web_examples[0]
     button = page.get_by_text(example, exact=True)
     button.click()
@@ -397,6 +400,9 @@ def test_read_only_app_behind_a_shared_password(
         page.fill("input[type=password]", "open sesame")
         page.get_by_role("button", name="Login").click()
         page.wait_for_selector("#dq-question textarea")
+        # No examples configured: the empty chat neither shows nor promises any.
+        assert "examples" not in page.inner_text("#dq-chat")
+        assert page.get_by_text(EXAMPLES[0], exact=True).count() == 0
         page.get_by_role("tab", name="Documents").click()
         page.wait_for_selector("#dq-docs table")
         assert page.locator("#dq-upload").count() == 0
