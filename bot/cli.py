@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -22,12 +22,17 @@ app = typer.Typer(
 )
 
 
+def _fail(message: object, code: int = 1) -> NoReturn:
+    """Print ``error: message`` in red on stderr and exit with ``code``."""
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(code)
+
+
 def _settings(**overrides: Any) -> Settings:
     try:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except Exception as exc:
-        typer.secho(f"error: invalid settings: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+        _fail(f"invalid settings: {exc}", 2)
 
 
 def _bot(settings: Settings) -> Bot:
@@ -36,8 +41,7 @@ def _bot(settings: Settings) -> Bot:
     try:
         return build_bot(settings)
     except (StoreError, RuntimeError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
+        _fail(exc)
 
 
 @app.command()
@@ -62,8 +66,7 @@ def ingest(
     try:
         report = bot.ingest(paths, prune=prune, progress=progress)
     except StoreError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
+        _fail(exc)
     finally:
         bar.close()
     if as_json:
@@ -92,8 +95,7 @@ def ask(
     try:
         answer = bot.ask(question, top_k=top_k)
     except (QuestionError, ValueError, StoreError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2 if isinstance(exc, ValueError) else 1) from exc
+        _fail(exc, 2 if isinstance(exc, ValueError) else 1)
     if as_json:
         typer.echo(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2))
     else:
@@ -151,8 +153,7 @@ def remove(source: Annotated[Path, typer.Argument(help="A document's path, as in
     """Remove one document from the store."""
     bot = _bot(_settings())
     if not bot.remove(str(source.resolve())):
-        typer.secho(f"error: {source} is not indexed", fg="red", err=True)
-        raise typer.Exit(1)
+        _fail(f"{source} is not indexed")
     typer.echo(f"removed: {source}")
 
 
@@ -189,8 +190,7 @@ def feedback_export(
     from bot.feedback import FeedbackStore
 
     if vote not in (None, "up", "down"):
-        typer.secho("error: --vote must be 'up' or 'down'", fg="red", err=True)
-        raise typer.Exit(2)
+        _fail("--vote must be 'up' or 'down'", 2)
     store = FeedbackStore.in_data_dir(_settings().data_dir)
     count = store.export(out, vote)  # type: ignore[arg-type]
     typer.echo(f"wrote {count} cases to {out}")
@@ -212,8 +212,7 @@ def slack(
         resolve_mode(settings)  # missing tokens fail here, before the model loads
         run(_bot(settings), settings)
     except SlackSetupError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+        _fail(exc, 2)
 
 
 @app.command("eval")
@@ -257,8 +256,7 @@ def eval_(
         columns = harness.parse_columns(retrieval, backend, settings)
         complete = judging.endpoint(settings) if judge else None
     except (ValueError, judging.JudgeError) as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+        _fail(exc, 2)
     from tqdm import tqdm
 
     bar = tqdm(total=0, unit="q", disable=not sys.stderr.isatty(), leave=False)
@@ -274,8 +272,7 @@ def eval_(
             data = load_dataset(dataset, list(corpus or []), Path(docs), limit, seed)
             result = harness.run(data, settings, columns, progress=progress)
         except (DatasetError, ValueError, RuntimeError) as exc:
-            typer.secho(f"error: {exc}", fg="red", err=True)
-            raise typer.Exit(2) from exc
+            _fail(exc, 2)
         finally:
             bar.close()
     if complete is not None:
