@@ -293,6 +293,42 @@ def eval_(
         typer.echo(f"all {len(bars)} bars met")
 
 
+@app.command()
+def train(
+    datasets: Annotated[list[str] | None, typer.Argument(
+        help="SQuAD 2.0 JSON files, or JSONL case files as CASES.jsonl=CORPUS_DIR. Default: "
+        "the shared SQuAD splits and evals/datasets/manuals-train.")] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the model artifact.")]
+    = Path("bot") / "evidence-model.json",
+    seed: Annotated[int, typer.Option(help="Seed of every fitted model.")] = 0,
+    folds: Annotated[int, typer.Option(min=2, help="Validation folds (whole articles or "
+                                       "documents held out).")] = 5,
+    refusal_rate: Annotated[float, typer.Option(
+        min=0.0, max=0.5, help="Share of answerable held-out questions the threshold may "
+        "refuse.")] = 0.10,
+) -> None:
+    """Fit the evidence scorer from data and write its artifact with validation figures."""
+    from bot.embeddings import build_embedder
+    from bot.settings import PROJECT_DIR
+    from bot.training import default_datasets
+    from bot.training import train as fit
+
+    specs: list[tuple[Path, Path | None]] = []
+    for item in datasets or []:
+        path, _, corpus = item.partition("=")
+        specs.append((Path(path), Path(corpus) if corpus else None))
+    specs = specs or default_datasets(PROJECT_DIR)
+    for needed in (p for spec in specs for p in spec):
+        if needed is not None and not needed.exists():
+            typer.secho(f"error: {needed}: no such file or folder", fg="red", err=True)
+            raise typer.Exit(2)
+    settings = _settings()
+    artifact = fit(specs, out, settings, build_embedder(settings), seed=seed, folds=folds,
+                   refusal_rate=refusal_rate, progress=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps(artifact["validation"], indent=1))
+    typer.echo(f"model written to {out}")
+
+
 def main() -> None:
     """Entry point of the ``bot`` script."""
     app()

@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.text import STOPWORDS, names
+
 Turn = Mapping[str, Any]
 
 _SUBJECT = {"he", "she", "they"}
@@ -24,17 +26,15 @@ _ELLIPSIS = re.compile(
 )
 _TOPIC = re.compile(
     r"\b(?:who|what)\s+(?:is|was|are|were)\s+(?P<x>.+?)\s*[?.!]*\s*$"
-    r"|\b(?:tell me|talk|know|learn)\s+(?:more\s+)?about\s+(?P<y>.+?)\s*[?.!]*\s*$",
+    r"|\b(?:tell me|talk|know|learn)\s+(?:more\s+)?about\s+(?P<y>.+?)\s*[?.!]*\s*$"
+    r"|\b(?:what|how)\s+(?:does|do|did)\s+(?P<z>.+?)\s+(?:do|mean|return|work|contain|"
+    r"support|handle|use)\b",
     re.IGNORECASE,
 )
-_NAME = re.compile(
-    r"[A-Z][\w’'.\-]*(?:\s+(?:(?:of|de|van|von|der|bin|al)\s+)?[A-Z][\w’'.\-]*)*"
+# Code identifiers a question may be about: snake_case, camelCase, dotted or called names.
+_IDENTIFIER = re.compile(
+    r"`([^`]+)`|(?<![\w.-])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:\(\))?)(?![\w-])"
 )
-_NOT_NAMES = {
-    "who", "what", "when", "where", "why", "how", "which", "is", "was", "are", "were", "did",
-    "does", "do", "tell", "the", "a", "an", "and", "in", "on", "can", "could", "would",
-    "should", "i", "please", "give", "list", "describe", "explain",
-}
 
 
 def _content(turn: Turn | Sequence[str]) -> tuple[str, str]:
@@ -49,27 +49,27 @@ def user_turns(history: Sequence[Turn]) -> list[str]:
     return [c for r, c in map(_content, history) if r == "user" and c.strip()]
 
 
-def _names(text: str) -> list[str]:
+def _identifiers(text: str) -> list[str]:
     found = []
-    for match in _NAME.finditer(text):
-        parts = match.group(0).split()
-        while parts and parts[0].lower().strip("’'") in _NOT_NAMES:
-            parts.pop(0)
-        name = " ".join(parts)
-        name = re.sub(r"(?:['’]s|['’])$", "", name).rstrip(".")
-        if name:
-            found.append(name)
+    for match in _IDENTIFIER.finditer(text):
+        ident = match.group(1) or match.group(2)
+        quoted = match.group(1) is not None
+        if quoted or "_" in ident or ident.endswith("()") or "." in ident or re.search(
+            r"[a-z][A-Z]", ident
+        ):
+            found.append(ident)
     return found
 
 
 def topic_of(question: str) -> str | None:
-    """The entity a question is about: its last proper name, else its "who is X" object."""
+    """The entity a question is about: its last code identifier or proper name (always
+    whole, never a piece of an identifier), else its "who is X" object."""
     match = _TOPIC.search(question)
-    named = _names(question)
+    named = _identifiers(question) or names(question)
     if named:
         return named[-1]
     if match:
-        topic = (match.group("x") or match.group("y") or "").strip()
+        topic = (match.group("x") or match.group("y") or match.group("z") or "").strip()
         return topic or None
     return None
 
@@ -90,7 +90,7 @@ def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
             return re.sub(re.escape(old_subject), new_subject, last, count=1, flags=re.IGNORECASE)
         return question
 
-    if not _PRONOUN.search(question) or _names(question):
+    if not _PRONOUN.search(question) or names(question) or _identifiers(question):
         return question
     subject = topic_of(last)
     if subject is None:
@@ -119,7 +119,7 @@ def _substitute(question: str, subject: str) -> str:
         if low in _SUBJECT or low in _OBJECT or low in _NEUTER:
             out.append(subject)
         elif low in _POSSESSIVE or (low == "her" and following and following.isalpha()
-                                    and following.lower() not in _NOT_NAMES):
+                                    and following.lower() not in STOPWORDS):
             out.append(f"{subject}'s")
         elif low == "her":
             out.append(subject)

@@ -13,17 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from bot.text import STOPWORDS, content_words, split_sentences, stem, words
+from bot.text import STOPWORDS, content_words, names, split_sentences, stem, words
 
-# Sentence-initial words that are capitalised only because they start the sentence.
-_DISCOURSE = frozenset(
-    """
-    however also additionally moreover furthermore today initially yes according overall
-    thus therefore although since key many several while meanwhile instead still yet
-    """.split()
-)
 _NUMBER = re.compile(r"^\d")
-_CAPITALISED = re.compile(r"(?<![\w'’])[A-Z][^\W_]*(?:['’][^\W_]+)?", re.UNICODE)
 
 MAX_NOVEL_WORDS = 2
 MIN_COVERAGE = 0.75
@@ -45,13 +37,8 @@ class Support:
 def critical_terms(sentence: str) -> list[str]:
     """Numbers, dates and names: the words a supporting passage must contain verbatim."""
     out: list[str] = [t for t in words(sentence) if _NUMBER.match(t)]
-    for match in _CAPITALISED.finditer(sentence):
-        word = match.group(0).lower().replace("’", "'")
-        if word.endswith("'s"):
-            word = word[:-2]
-        if word in STOPWORDS or word in _DISCOURSE:
-            continue
-        out.append(word)
+    for name in names(sentence):
+        out += [w.removesuffix("'s") for w in words(name) if w not in STOPWORDS]
     return list(dict.fromkeys(out))
 
 

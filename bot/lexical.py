@@ -55,6 +55,10 @@ class LexicalIndex:
         n = len(self.ids)
         return math.log(1.0 + (n - self._df.get(term, 0) + 0.5) / (self._df.get(term, 0) + 0.5))
 
+    def known(self, term: str) -> bool:
+        """Whether any indexed passage has the stemmed ``term``."""
+        return term in self._df
+
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """The ``k`` best ``(id, bm25 score)`` pairs; chunks sharing no term are left out."""
         if self._retriever is None or k <= 0:

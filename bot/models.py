@@ -83,6 +83,9 @@ class Answer:
     latency_s: float = 0.0
     # Estimated probability that the documents answer the question (None: not estimated).
     confidence: float | None = None
+    # Phrases of the quoted text that answer what was asked (a date, a name, a number), for
+    # renderings to emphasise.
+    highlights: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON object ``bot ask --json`` prints."""
@@ -92,6 +95,7 @@ class Answer:
             "answer": self.text,
             "refused": self.refused,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "highlights": list(self.highlights),
             "backend": self.backend,
             "notes": list(self.notes),
             "citations": [c.as_dict() for c in self.citations],
@@ -108,7 +112,7 @@ class Answer:
 
     def as_markdown(self) -> str:
         """Answer text followed by a numbered list of sources, for chat UIs and terminals."""
-        lines = [self.text]
+        lines = [emphasise(self.text, self.highlights, "**", "**")]
         for note in self.notes:
             lines.append(f"\n_{note}_")
         if self.citations:
@@ -126,12 +130,13 @@ class Answer:
 
     def as_slack_blocks(self) -> list[dict[str, Any]]:
         """Slack Block Kit blocks: the answer in mrkdwn and a compact sources context."""
-        text = self.text
+        text = emphasise(_slack_escape(self.text), [_slack_escape(h) for h in self.highlights],
+                         "*", "*")
         if self.refused:
-            text = f":no_entry_sign: *{self.text}*"
+            text = f":no_entry_sign: *{_slack_escape(self.text)}*"
         blocks: list[dict[str, Any]] = [
             {"type": "section", "text": {"type": "mrkdwn", "text": part}}
-            for part in _split(_slack_escape(text), SLACK_SECTION_CHARS)
+            for part in _split(text, SLACK_SECTION_CHARS)
         ]
         for note in self.notes:
             blocks.append(
@@ -214,6 +219,16 @@ class SourceInfo:
     title: str
     chunks: int
     sha256: str
+
+
+def emphasise(text: str, phrases: list[str], before: str, after: str) -> str:
+    """``text`` with the first occurrence of each phrase wrapped in ``before``/``after``."""
+    for phrase in phrases:
+        at = text.find(phrase) if phrase else -1
+        if at >= 0:
+            end = at + len(phrase)
+            text = f"{text[:at]}{before}{phrase}{after}{text[end:]}"
+    return text
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -38,7 +38,7 @@ class Bot:
         self.chat = chat
         self.retriever = Retriever(store, embedder, settings)
         self.extractive = ExtractiveAnswerer(
-            embedder, settings.min_answer_score, settings.max_answer_sentences
+            embedder, settings.min_confidence, settings.max_answer_sentences
         )
 
     @property
@@ -145,9 +145,9 @@ class Bot:
         self, question: str, retrieved: list[Scored], snap: Snapshot, notes: list[str]
     ) -> Generator[str, None, Draft]:
         # Evidence gate before any generation: a prompt alone does not decide refusals.
-        candidates = self.extractive.score_sentences(question, retrieved, snap)
-        if not candidates or candidates[0].score < 0.75 * self.settings.min_answer_score:
-            return refusal()
+        ranking = self.extractive.rank(question, retrieved, snap)
+        if not ranking.candidates or ranking.confidence < self.extractive.threshold:
+            return refusal(confidence=ranking.confidence)
         assert self.chat is not None
         parts: list[str] = []
         # The client's timeout bounds each read; a reply trickling in must not run past
@@ -171,6 +171,7 @@ class Bot:
         if reply and NOT_IN_DOCUMENTS in reply:
             return refusal()
         checked = check_reply(reply, retrieved, self.embedder) if reply else refusal()
+        checked.confidence = ranking.confidence
         if checked.refused:
             notes.append(
                 "The language model's reply had no sentence cited and supported by the "
@@ -188,6 +189,7 @@ class Bot:
             refused=draft.refused, citations=draft.citations, retrieved=retrieved,
             backend=backend, notes=notes + draft.notes,
             latency_s=time.perf_counter() - started, confidence=draft.confidence,
+            highlights=draft.highlights,
         )
 
 

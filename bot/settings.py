@@ -109,9 +109,11 @@ class Settings(BaseSettings):
     max_answer_sentences: int = Field(
         default=3, ge=1, description="Most sentences the extractive answerer quotes."
     )
-    min_answer_score: float = Field(
-        default=0.42,
-        description="Evidence score (0..1) the best sentence needs, or the bot refuses.",
+    min_confidence: float | None = Field(
+        default=None, ge=0, le=1,
+        description="Probability (0..1) that the documents answer the question, below which "
+        "the bot refuses. Unset uses the threshold chosen in training (it refuses about 10% "
+        "of answerable questions on held-out data; see bot/evidence-model.json).",
     )
     max_question_chars: int = Field(
         default=2000, ge=10, description="Longer questions are refused with an error."

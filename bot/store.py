@@ -21,6 +21,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 from bot.lexical import LexicalIndex
@@ -53,6 +54,11 @@ class Snapshot:
     chunks: dict[str, Chunk] = field(default_factory=dict)
     previous: dict[str, str] = field(default_factory=dict)
     lexical: LexicalIndex = field(default_factory=lambda: LexicalIndex([], []))
+
+    @cached_property
+    def following(self) -> dict[str, str]:
+        """The passage that comes right after each passage in its document."""
+        return {before: after for after, before in self.previous.items()}
 
 
 class VectorIndex(Protocol):

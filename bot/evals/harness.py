@@ -164,7 +164,7 @@ def run(
         curves={name: risk_coverage(rs) for name, rs in results.items()},
         settings={
             "top_k": settings.top_k, "candidate_k": settings.candidate_k,
-            "min_answer_score": settings.min_answer_score,
+            "min_confidence": settings.min_confidence,
             "max_answer_sentences": settings.max_answer_sentences,
             "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
             "embedding_model": settings.embedding_model or "all-MiniLM-L6-v2 (bundled)",
@@ -275,6 +275,13 @@ def score_case(
         metrics["must_include"] = m.must_include(case.must_include, plain)
         if not metrics["must_include"]:
             failures.append("answer misses a must_include group")
+    if plain:
+        metrics["answer_words"] = float(len(plain.split()))
+    if case.history:
+        if not case.answerable:
+            metrics["followup_correct"] = float(answer.refused)
+        elif case.must_include:
+            metrics["followup_correct"] = m.must_include(case.must_include, plain)
     if case.gold_source:
         em, f1 = m.squad_scores(case.gold_answers, plain)
         metrics["squad_em"], metrics["squad_f1"] = em, f1

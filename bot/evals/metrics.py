@@ -38,6 +38,8 @@ METRICS: dict[str, tuple[str, bool]] = {
     "refusal_precision": ("refusals that were of unanswerable cases", True),
     "false_refusal": ("false refusals (answerable)", False),
     "aurc": ("area under the risk-coverage curve of the confidence", False),
+    "followup_correct": ("follow-up cases answered right or rightly refused", True),
+    "answer_words": ("words per given answer (markers excluded)", False),
     "latency_p50": ("latency p50 (s)", False),
     "latency_p95": ("latency p95 (s)", False),
 }

@@ -1,0 +1,455 @@
+"""The learned evidence scorer: which piece of the retrieved passages answers the question,
+and how likely it is that any does.
+
+Candidates are the sentences of the retrieved passages, and the lines of passages laid out
+as lines (lists, code, tables). Each (question, candidate) pair is described by features:
+idf-weighted term overlap, dense similarity, retrieval ranks, whether the candidate holds a
+named entity or number of the kind the question asks for, names of the question it lacks,
+position and neighbour context. Two models fitted by ``bot train`` (see
+:mod:`bot.training`) and shipped as a small JSON artifact turn the features into
+probabilities: one per candidate ("this candidate holds the answer") and one per question
+("the best candidate is a right answer"), the confidence the refusal threshold applies to.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from cachetools import LRUCache
+from langchain_core.embeddings import Embeddings
+
+from bot.models import Chunk, Scored
+from bot.store import Snapshot
+from bot.text import entities, name_keys, names, normalize, split_sentences, stem, words
+
+# What kind of answer a question asks for, from its wh-phrase, and the entity labels
+# (spaCy's OntoNotes scheme) that can hold it.
+QUESTION_KINDS: dict[str, tuple[str, frozenset[str]]] = {
+    "date": (r"\b(when|what (year|month|day|date|century|decade|time)|which (year|month|day"
+             r"|century|decade)|how long ago|since when)\b",
+             frozenset({"DATE", "TIME"})),
+    "number": (r"\bhow (many|much|old|long|far|large|big|high|tall|fast|often|wide|deep"
+               r"|heavy)\b|\bwhat (percentage|percent|number|amount|proportion|size|value"
+               r"|fraction)\b",
+               frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL", "DATE",
+                          "TIME", "NUMBER"})),
+    "person": (r"\b(who|whom|whose)\b", frozenset({"PERSON", "ORG", "NORP"})),
+    "place": (r"\b(where|what (country|city|state|region|place|location)|which (country"
+              r"|city|state|region|place))\b",
+              frozenset({"GPE", "LOC", "FAC", "ORG"})),
+    "reason": (r"\b(why|what (caused|causes|is the reason|was the reason))\b", frozenset()),
+    "manner": (r"\bhow (do|does|did|can|could|should|to|is|are|was|were)\b", frozenset()),
+    "choice": (r"\b(which|what)\b", frozenset()),
+}
+KIND_NAMES = tuple(QUESTION_KINDS)
+_KIND_PATTERNS = {k: re.compile(p, re.IGNORECASE) for k, (p, _) in QUESTION_KINDS.items()}
+_NUMBER = re.compile(r"\d")
+# How lines of lists, option tables and code start: a bullet, a number, an option, a
+# directive, a prompt, or a statement of code.
+_LAID_OUT = re.compile(
+    r"(?:[-*•+]\s|\d{1,3}[.)]\s|--?[A-Za-z]|#\s*\w|\$\s|>>>\s|[\w.]+\s*(?:=|\(|\{|:\s*$))"
+)
+_REASON = re.compile(r"\b(because|since|due to|so that|in order to|as a result|therefore|"
+                     r"thus|caused|leads? to|reason)\b", re.IGNORECASE)
+
+CANDIDATE_FEATURES = (
+    "lex", "lex_ctx", "focus", "focus_ctx", "lex_prev", "lex_next", "lex_passage", "lex_rel",
+    "lex_rank", "bigram",
+    "cos", "cos_rel", "cos_rank", "cos_passage", "inv_rank", "fused_rel", "dense_hit",
+    "lexical_hit", "expects_type", "type_match", "type_count", "new_entities",
+    "reason_match", "names_missing", "numbers_missing", "miss_max",
+    "lex_x_cos", "type_x_lex", "first", "log_words", "is_line",
+    *(f"kind_{k}" for k in KIND_NAMES),
+)
+ANSWER_FEATURES = (
+    "p1", "p2", "margin", "lex_passage", "lex", "lex_ctx", "focus_ctx", "cos", "cos_passage",
+    "rare_missing", "unseen", "names_missing", "numbers_missing", "miss_max",
+    "expects_type", "type_match",
+)
+ARTIFACT = "evidence-model.json"
+
+
+def question_kind(question: str) -> str | None:
+    """The first kind in :data:`QUESTION_KINDS` whose wh-phrase the question has."""
+    for kind, pattern in _KIND_PATTERNS.items():
+        if pattern.search(question):
+            return kind
+    return None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence or line of a retrieved passage that may be quoted as the answer."""
+
+    rank: int
+    chunk: Chunk
+    index: int
+    text: str
+    # The piece just before, in the same passage or the passage before it.
+    before: str = ""
+    before_chunk: Chunk | None = None
+
+
+def answer_phrases(question: str, entities: Sequence[tuple[str, str]]) -> list[str]:
+    """Entities of a quoted piece that are of the kind the question asks for and that the
+    question does not already name: the words that answer it."""
+    kind = question_kind(question)
+    wanted = QUESTION_KINDS[kind][1] if kind else frozenset()
+    q_words = set(words(question))
+    return list(dict.fromkeys(
+        ent for label, ent in entities
+        if label in wanted and not set(words(ent)) <= q_words
+    ))
+
+
+def needs_antecedent(cand: Candidate, names_asked: Sequence[str]) -> bool:
+    """Whether ``cand`` is quoted with the piece before it: when that piece names the
+    subject the question asks about and ``cand`` itself does not ("Born in 1957, he ...")."""
+    toks = {stem(w) for w in words(cand.text)}
+    lacking = [stem(n) for n in names_asked if stem(n) not in toks]
+    return bool(lacking and cand.before) and all(
+        n in {stem(w) for w in words(cand.before)} for n in lacking)
+
+
+@dataclass
+class Ranking:
+    """Candidates with their probabilities, best first, and the answer-level confidence."""
+
+    candidates: list[Candidate]
+    probabilities: np.ndarray
+    confidence: float
+    features: np.ndarray
+
+
+def _is_line(piece: str, lines: set[str]) -> bool:
+    return piece in lines and bool(_LAID_OUT.match(piece))
+
+
+def pieces(text: str) -> list[tuple[str, bool]]:
+    """The sentences of ``text``, each with whether it is a line of a list, code block or
+    table (a whole line of the passage that starts like an item, option or statement), so
+    that such a line is quoted whole and never merged with its neighbours."""
+    lines = {ln.strip() for ln in text.split("\n")} if "\n" in text else set()
+    out: list[tuple[str, bool]] = []
+    for sentence in split_sentences(text):
+        parts = [ln.strip() for ln in sentence.split("\n") if ln.strip()]
+        if len(parts) > 1 and all(_is_line(p, lines) for p in parts):
+            out.extend((p, True) for p in parts)
+        else:
+            piece = sentence.strip()
+            out.append((piece, _is_line(piece, lines)))
+    return [(p, line) for p, line in out if any(ch.isalnum() for ch in p)]
+
+
+@dataclass(frozen=True)
+class _Parts:
+    texts: list[str]
+    lines: list[bool]
+    vectors: np.ndarray
+    entities: list[tuple[tuple[str, str], ...]]
+
+
+class _Analysis:
+    """Per-passage analysis reused across questions: pieces, their vectors and entities."""
+
+    def __init__(self, embedder: Embeddings, size: int = 4096) -> None:
+        self.embedder = embedder
+        self._cache: LRUCache[str, _Parts] = LRUCache(maxsize=size)
+        self._lock = threading.Lock()
+
+    def __call__(self, chunk: Chunk) -> _Parts:
+        with self._lock:
+            hit = self._cache.get(chunk.id)
+        if hit is not None:
+            return hit
+        found = pieces(chunk.text) or [(chunk.text, False)]
+        texts = [t for t, _ in found]
+        vectors = np.asarray(self.embedder.embed_documents(texts), dtype=np.float32)
+        value = _Parts(texts, [line for _, line in found], vectors, entities(texts))
+        with self._lock:
+            self._cache[chunk.id] = value
+        return value
+
+
+class EvidenceScorer:
+    """Features and probabilities for the candidates of one question's passages."""
+
+    def __init__(self, embedder: Embeddings, model: EvidenceModel | None = None) -> None:
+        self.embedder = embedder
+        self._model = model
+        self.analysis = _Analysis(embedder)
+
+    @property
+    def model(self) -> EvidenceModel:
+        """The given model, else the bundled one (read on first use)."""
+        if self._model is None:
+            self._model = EvidenceModel.bundled()
+        return self._model
+
+    def candidates(
+        self, question: str, retrieved: Sequence[Scored], snapshot: Snapshot
+    ) -> tuple[list[Candidate], np.ndarray]:
+        """Every distinct candidate of ``retrieved`` with its feature row."""
+        if not retrieved:
+            return [], np.zeros((0, len(CANDIDATE_FEATURES)), dtype=np.float32)
+        lexical = snapshot.lexical
+        q_terms = set(lexical.terms(question))
+        idf = {t: lexical.idf(t) for t in q_terms}
+        total = sum(idf.values()) or 1.0
+        q_bigrams = _bigrams(lexical.terms(question))
+        q_names = [stem(n) for n in name_keys(question)]
+        q_full_names = [stem(n) for n in name_keys(question, full_names=True)]
+        q_words = set(words(question))
+        q_numbers = [w for w in q_words if w[0].isdigit()]
+        kind = question_kind(question)
+        wanted = QUESTION_KINDS[kind][1] if kind else frozenset()
+        q_vec = np.asarray(self.embedder.embed_query(question), dtype=np.float32)
+        top_fused = retrieved[0].score or 1.0
+
+        top_idf = max(idf.values(), default=1.0) or 1.0
+
+        def overlap(terms: set[str]) -> float:
+            return sum(idf[t] for t in q_terms & terms) / total
+
+        # What the question asks about beyond the names it mentions ("born" in "When was
+        # Suga born?"): many pieces name the subject, few say what was asked of it.
+        focus_terms = q_terms - set(lexical.terms(" ".join(names(question))))
+        focus_total = sum(idf[t] for t in focus_terms)
+
+        def focus(terms: set[str]) -> float:
+            if not focus_total:
+                return overlap(terms)
+            return sum(idf[t] for t in focus_terms & terms) / focus_total
+
+        def missing_rarest(terms: set[str]) -> float:
+            # The rarest question term the text lacks: one unmatched rare word (a swapped
+            # name, a detail the text never gives) is a sign the text does not answer.
+            return max((idf[t] for t in q_terms - terms), default=0.0) / top_idf
+
+        cands: list[Candidate] = []
+        rows: list[dict[str, float]] = []
+        seen: set[str] = set()
+        for rank, hit in enumerate(retrieved):
+            parts = self.analysis(hit.chunk)
+            texts = parts.texts
+            cos = parts.vectors @ q_vec
+            piece_terms = [set(lexical.terms(t)) for t in texts]
+            passage_words = set(words(hit.chunk.text))
+            lex_passage = overlap(set().union(*piece_terms))
+            cos_passage = (hit.dense_similarity if hit.dense_similarity is not None
+                           else float(np.max(cos)))
+            numbers_missing = (sum(n not in passage_words for n in q_numbers)
+                               / max(len(q_numbers), 1))
+            for index, text in enumerate(texts):
+                key = normalize(text)
+                if key in seen or len(words(text)) < 2:
+                    continue
+                seen.add(key)
+                before, before_chunk = "", None
+                if index:
+                    before = texts[index - 1]
+                elif hit.chunk.id in snapshot.previous:
+                    before_chunk = snapshot.chunks[snapshot.previous[hit.chunk.id]]
+                    before = self.analysis(before_chunk).texts[-1]
+                terms = piece_terms[index]
+                before_terms = set(lexical.terms(before))
+                toks = {stem(w) for w in words(text)}
+                missing = [n for n in q_names if n not in toks]
+                # A piece may be quoted only if it, or the piece just before it, names the
+                # one the question names in full: a passage about one person never answers
+                # for another of the same first name, however similar the wording.
+                if any(n not in toks and n not in {stem(w) for w in words(before)}
+                       for n in q_full_names):
+                    continue
+                # Entities the question does not already mention: where an answer can be.
+                new = [label for label, ent in parts.entities[index]
+                       if not set(words(ent)) <= q_words]
+                if any(t[0].isdigit() and t not in q_words for t in toks):
+                    new.append("NUMBER")
+                row = {
+                    "lex": overlap(terms),
+                    "lex_ctx": overlap(terms | before_terms),
+                    "focus": focus(terms),
+                    "focus_ctx": focus(terms | before_terms),
+                    "lex_prev": overlap(before_terms),
+                    "lex_next": overlap(piece_terms[index + 1]) if index + 1 < len(texts)
+                    else 0.0,
+                    "lex_passage": lex_passage,
+                    "bigram": len(q_bigrams & _bigrams(lexical.terms(text)))
+                    / max(len(q_bigrams), 1),
+                    "cos": float(cos[index]),
+                    "cos_passage": float(cos_passage),
+                    "inv_rank": 1.0 / (rank + 1),
+                    "fused_rel": hit.score / top_fused,
+                    "dense_hit": float(hit.dense_rank is not None),
+                    "lexical_hit": float(hit.lexical_rank is not None),
+                    "expects_type": float(bool(wanted)),
+                    "type_match": float(any(label in wanted for label in new)),
+                    "type_count": math.log1p(sum(label in wanted for label in new)),
+                    "new_entities": math.log1p(len(new)),
+                    "reason_match": float(kind == "reason" and bool(_REASON.search(text))),
+                    "names_missing": len(missing) / max(len(q_names), 1),
+                    "numbers_missing": numbers_missing,
+                    "miss_max": missing_rarest(terms | before_terms),
+                    "first": float(index == 0),
+                    "log_words": math.log1p(len(words(text))),
+                    "is_line": float(parts.lines[index]),
+                }
+                row["lex_x_cos"] = row["lex"] * row["cos"]
+                row["type_x_lex"] = row["type_match"] * row["lex_ctx"]
+                for k in KIND_NAMES:
+                    row[f"kind_{k}"] = float(kind == k)
+                cands.append(Candidate(rank, hit.chunk, index, text, before, before_chunk))
+                rows.append(row)
+        _relative(rows)
+        matrix = np.asarray([[r[f] for f in CANDIDATE_FEATURES] for r in rows],
+                            dtype=np.float32).reshape(-1, len(CANDIDATE_FEATURES))
+        return cands, matrix
+
+    def score(self, question: str, retrieved: Sequence[Scored], snapshot: Snapshot) -> Ranking:
+        """Candidates best first, their probabilities and the answer confidence."""
+        cands, matrix = self.candidates(question, retrieved, snapshot)
+        if not cands:
+            return Ranking([], np.zeros(0), 0.0, matrix)
+        probs = self.model.candidate_probabilities(matrix)
+        order = sorted(range(len(cands)), key=lambda i: (-probs[i], cands[i].rank,
+                                                         cands[i].index))
+        confidence = self.model.confidence(answer_features(
+            probs[order], matrix[order], question_signals(question, retrieved, snapshot)))
+        return Ranking([cands[i] for i in order], probs[order], confidence, matrix[order])
+
+
+def _relative(rows: list[dict[str, float]]) -> None:
+    """Add each candidate's standing among the question's candidates: the gap to the best
+    overlap and similarity, and its rank by each (1 for the best)."""
+    for key in ("lex", "cos"):
+        values = [r[key] for r in rows]
+        if not values:
+            return
+        best = max(values)
+        order = sorted(range(len(values)), key=lambda i: -values[i])
+        for position, i in enumerate(order):
+            rows[i][f"{key}_rel"] = values[i] - best
+            rows[i][f"{key}_rank"] = 1.0 / (position + 1)
+
+
+def _bigrams(terms: Sequence[str]) -> set[tuple[str, str]]:
+    return set(itertools.pairwise(terms))
+
+
+def question_signals(
+    question: str, retrieved: Sequence[Scored], snapshot: Snapshot
+) -> tuple[float, float]:
+    """Whether the question's rarest term is absent from the best passage, and the share
+    of the question's weight in terms no stored passage has: both hint that the documents
+    do not hold the answer."""
+    lexical = snapshot.lexical
+    terms = lexical.terms(question)
+    if not terms or not retrieved:
+        return 0.0, 0.0
+    rarest = max(terms, key=lexical.idf)
+    rare_missing = float(rarest not in set(lexical.terms(retrieved[0].chunk.text)))
+    weights = {t: lexical.idf(t) for t in terms}
+    unseen = sum(w for t, w in weights.items() if not lexical.known(t))
+    return rare_missing, unseen / (sum(weights.values()) or 1.0)
+
+
+def answer_features(
+    probs: np.ndarray, rows: np.ndarray, signals: tuple[float, float]
+) -> np.ndarray:
+    """The answer-level feature row from candidates sorted best first."""
+    col = {f: i for i, f in enumerate(CANDIDATE_FEATURES)}
+    top = rows[0]
+    p1 = float(probs[0])
+    p2 = float(probs[1]) if len(probs) > 1 else 0.0
+    values = {
+        "p1": _logit(p1), "p2": _logit(p2), "margin": p1 - p2,
+        "lex_passage": float(top[col["lex_passage"]]), "lex": float(top[col["lex"]]),
+        "lex_ctx": float(top[col["lex_ctx"]]), "miss_max": float(top[col["miss_max"]]),
+        "focus_ctx": float(top[col["focus_ctx"]]),
+        "cos": float(top[col["cos"]]), "cos_passage": float(top[col["cos_passage"]]),
+        "rare_missing": signals[0], "unseen": signals[1],
+        "names_missing": float(top[col["names_missing"]]),
+        "numbers_missing": float(top[col["numbers_missing"]]),
+        "expects_type": float(top[col["expects_type"]]),
+        "type_match": float(top[col["type_match"]]),
+    }
+    return np.asarray([values[f] for f in ANSWER_FEATURES], dtype=np.float32)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+class EvidenceModel:
+    """Two logistic models read from the JSON artifact written by ``bot train``."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        if tuple(spec["candidate"]["features"]) != CANDIDATE_FEATURES or tuple(
+            spec["answer"]["features"]
+        ) != ANSWER_FEATURES:
+            raise ValueError("the evidence model was trained on other features; "
+                             "retrain it with `bot train`")
+
+    @classmethod
+    def load(cls, path: Path) -> EvidenceModel:
+        """Read an artifact file."""
+        return cls(json.loads(path.read_text("utf-8")))
+
+    @classmethod
+    def bundled(cls) -> EvidenceModel:
+        """The artifact shipped with the package."""
+        return cls(json.loads(resources.files("bot").joinpath(ARTIFACT).read_text("utf-8")))
+
+    @cached_property
+    def _candidate(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        return _linear(self.spec["candidate"])
+
+    @cached_property
+    def _answer(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        return _linear(self.spec["answer"])
+
+    @property
+    def threshold(self) -> float:
+        """The confidence below which the bot refuses, chosen on validation folds."""
+        return float(self.spec["threshold"])
+
+    @property
+    def second_ratio(self) -> float:
+        """How close (as a share of the best's probability) the second best candidate must
+        come to be quoted too, chosen on validation folds."""
+        return float(self.spec["second_ratio"])
+
+    def candidate_probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """P(candidate holds the answer) for each row."""
+        return _predict(self._candidate, rows)
+
+    def confidence(self, row: np.ndarray) -> float:
+        """P(the best candidate answers the question)."""
+        return float(_predict(self._answer, row.reshape(1, -1))[0])
+
+
+def _linear(part: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    return (np.asarray(part["mean"], dtype=np.float64), np.asarray(part["scale"], np.float64),
+            np.asarray(part["coef"], dtype=np.float64), float(part["intercept"]))
+
+
+def _predict(
+    params: tuple[np.ndarray, np.ndarray, np.ndarray, float], rows: np.ndarray
+) -> np.ndarray:
+    mean, scale, coef, intercept = params
+    z = ((np.asarray(rows, dtype=np.float64) - mean) / scale) @ coef + intercept
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))

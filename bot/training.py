@@ -1,0 +1,463 @@
+"""``bot train``: fit the evidence scorer's two models from question-answering data.
+
+Every dataset is ingested into a private store and every question asked through the real
+retrieval, so the features are exactly those the answerer sees. Validation holds out whole
+articles or documents (group k-fold): the figures written beside the artifact are measured
+on folds the models never saw. Deterministic for a given seed and data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import pickle
+import platform
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from bot.conversation import condense
+from bot.evals.datasets import Case, load_dataset
+from bot.evals.harness import one_thread
+from bot.evals.metrics import gold_in_answer, must_include
+from bot.evidence import (
+    ANSWER_FEATURES,
+    CANDIDATE_FEATURES,
+    Candidate,
+    EvidenceModel,
+    EvidenceScorer,
+    answer_features,
+    needs_antecedent,
+    question_signals,
+)
+from bot.settings import Settings
+from bot.text import name_keys
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Question:
+    """One asked question: its candidates' features and which hold the answer."""
+
+    group: str
+    answerable: bool
+    rows: np.ndarray
+    labels: np.ndarray
+    # What the answer would quote for each candidate, and whether that is a right answer.
+    quotes: list[str]
+    correct: list[bool]
+    signals: tuple[float, float]
+    case: Case
+
+
+@dataclass
+class Collected:
+    """Training questions from every dataset, with the hashes of the files read."""
+
+    questions: list[Question] = field(default_factory=list)
+    hashes: dict[str, str] = field(default_factory=dict)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def _group(case: Case, dataset: str) -> str:
+    if case.gold_source:
+        # SQuAD documents are named "NNN-Article-PPP.txt": the article is the group.
+        return f"{dataset}:{Path(case.gold_source).name.rsplit('-', 1)[0]}"
+    return f"{dataset}:{case.id.split('-')[0]}"
+
+
+def _is_correct(case: Case, text: str) -> bool:
+    if case.gold_answers:
+        return bool(gold_in_answer(case.gold_answers, text))
+    if case.must_include:
+        return bool(must_include(case.must_include, text))
+    return False
+
+
+def quoted(cand: Candidate, names_asked: Sequence[str]) -> str:
+    """What the answerer quotes for ``cand`` (see :meth:`ExtractiveAnswerer.answer`)."""
+    return f"{cand.before} {cand.text}" if needs_antecedent(cand, names_asked) else cand.text
+
+
+def collect(
+    specs: Sequence[tuple[Path, Path | None]], settings: Settings, scorer: EvidenceScorer,
+    progress: Progress = print,
+) -> Collected:
+    """Ask every question of every ``(dataset, corpus)`` and keep its candidates."""
+    from bot.service import build_bot
+
+    out = Collected()
+    for path, corpus in specs:
+        name = f"{path.parent.name}/{path.name}"
+        out.hashes[name] = _sha256(path)
+        if corpus is not None:
+            out.hashes[f"{name} corpus"] = _sha256(corpus)
+        with tempfile.TemporaryDirectory(prefix="bot-train-") as tmp:
+            data = load_dataset(path, [corpus] if corpus else [], Path(tmp) / "docs")
+            local = settings.model_copy(update={
+                "data_dir": Path(tmp) / "data", "chroma_host": None, "collection": "train",
+            })
+            bot = build_bot(local, embedder=scorer.embedder)
+            started = time.perf_counter()
+            report = bot.ingest(data.corpus)
+            if report.failed:
+                raise RuntimeError(f"{path}: the corpus did not ingest: {report.failed[0]}")
+            progress(f"{path.name}: {report.summary()} in {time.perf_counter() - started:.0f} s")
+            snap = bot.store.snapshot()
+            standalones = [condense(c.question, list(c.history)) for c in data.cases]
+            # One batched call instead of a model run per question.
+            vectors = scorer.embedder.embed_documents(standalones)
+            prepared = _Prepared(scorer.embedder, dict(zip(standalones, vectors, strict=True)))
+            bot.retriever.embedder = prepared
+            scorer.embedder = prepared
+            for i, case in enumerate(data.cases):
+                if i and i % 500 == 0:
+                    progress(f"{path.name}: {i}/{len(data.cases)} questions")
+                standalone = standalones[i]
+                retrieved = bot.retriever.retrieve(standalone, None, snap)
+                cands, rows = scorer.candidates(standalone, retrieved, snap)
+                # A question with no candidate is kept: the answerer refuses it.
+                asked = name_keys(standalone)
+                said = [quoted(c, asked) for c in cands]
+                correct = [_is_correct(case, c.text) for c in cands]
+                out.questions.append(Question(
+                    _group(case, data.name), case.answerable, rows,
+                    np.asarray([case.answerable and ok for ok in correct], dtype=np.int8),
+                    said, [case.answerable and _is_correct(case, t) for t in said],
+                    question_signals(standalone, retrieved, snap), case,
+                ))
+    return out
+
+
+def default_datasets(project: Path) -> list[tuple[Path, Path | None]]:
+    """The training data the shipped model is fitted on, where present."""
+    shared = project.parent / "shared" / "datasets"
+    specs: list[tuple[Path, Path | None]] = [
+        (shared / "squad2-dev-split" / "squad2-open.json", None),
+        (shared / "squad2-train-sample" / "squad2-train-first10.json", None),
+        (project / "evals" / "datasets" / "manuals-train" / "cases.jsonl",
+         project / "evals" / "datasets" / "manuals-train" / "docs"),
+    ]
+    return [(p, c) for p, c in specs if p.exists()]
+
+
+class _Prepared(Embeddings):
+    """An embedder whose query vectors were computed beforehand in one batch."""
+
+    def __init__(self, inner: Embeddings, queries: dict[str, list[float]]) -> None:
+        self.inner = getattr(inner, "inner", inner)
+        self.queries = queries
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        hit = self.queries.get(text)
+        return hit if hit is not None else self.inner.embed_query(text)
+
+
+# ----- fitting -----------------------------------------------------------------------------
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, seed: int, c: float = 1.0) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
+    model.fit((x - mean) / scale, y)
+    return {"mean": mean.tolist(), "scale": scale.tolist(),
+            "coef": model.coef_[0].tolist(), "intercept": float(model.intercept_[0])}
+
+
+def _predict_linear(spec: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    mean, scale = np.asarray(spec["mean"]), np.asarray(spec["scale"])
+    z = ((x - mean) / scale) @ np.asarray(spec["coef"]) + spec["intercept"]
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+class _Boosted:
+    """Gradient-boosted trees, the comparison model."""
+
+    def __init__(self, seed: int) -> None:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        self.model = HistGradientBoostingClassifier(
+            max_iter=200, learning_rate=0.05, max_leaf_nodes=15, random_state=seed
+        )
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> _Boosted:
+        self.model.fit(x, y)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict_proba(x)[:, 1])
+
+
+def _stack(questions: Sequence[Question]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = np.concatenate([q.rows for q in questions])
+    y = np.concatenate([q.labels for q in questions])
+    owner = np.concatenate([np.full(len(q.rows), i) for i, q in enumerate(questions)])
+    return x, y, owner
+
+
+def _folds(questions: Sequence[Question], k: int) -> list[np.ndarray]:
+    """Question indices of each fold; whole groups (articles, documents) stay together."""
+    groups = sorted({q.group for q in questions})
+    sizes = {g: sum(1 for q in questions if q.group == g) for g in groups}
+    buckets: list[list[str]] = [[] for _ in range(k)]
+    load = [0] * k
+    # Largest groups first into the lightest fold: balanced folds, deterministic.
+    for g in sorted(groups, key=lambda g: (-sizes[g], g)):
+        i = load.index(min(load))
+        buckets[i].append(g)
+        load[i] += sizes[g]
+    return [np.asarray([i for i, q in enumerate(questions) if q.group in set(b)])
+            for b in buckets if b]
+
+
+@dataclass
+class Outcome:
+    """Per-question result of answering with a given candidate model."""
+
+    answerable: bool
+    correct: bool
+    confidence_row: np.ndarray
+    words: int
+    empty: bool = False
+
+
+def _outcomes(
+    questions: Sequence[Question], probs: Sequence[np.ndarray], second_ratio: float
+) -> list[Outcome]:
+    """What answering each question would give: the best candidate, and the second best
+    too when its probability is at least ``second_ratio`` of the best's."""
+    out = []
+    for q, p in zip(questions, probs, strict=True):
+        if not len(p):
+            out.append(Outcome(q.answerable, False, np.zeros(len(ANSWER_FEATURES)), 0, True))
+            continue
+        order = np.argsort(-p, kind="stable")
+        quoted = [int(order[0])]
+        if len(order) > 1 and p[order[1]] >= second_ratio * p[order[0]]:
+            quoted.append(int(order[1]))
+        out.append(Outcome(
+            q.answerable, any(q.correct[i] for i in quoted),
+            answer_features(p[order], q.rows[order], q.signals),
+            sum(len(q.quotes[i].split()) for i in quoted),
+        ))
+    return out
+
+
+# The longest answers may be on average, in words: a quote, not a page.
+MAX_MEAN_WORDS = 40.0
+
+
+def choose_second_ratio(
+    questions: Sequence[Question], probs: Sequence[np.ndarray]
+) -> tuple[float, dict[str, dict[str, float]]]:
+    """How close the second candidate must come to the best to be quoted too: the ratio
+    that puts a right answer in the most answers while they stay short on average."""
+    grid = [1.01, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]
+    table: dict[str, dict[str, float]] = {}
+    best, best_right = 1.01, -1.0
+    for ratio in grid:
+        outs = [o for o in _outcomes(questions, probs, ratio) if o.answerable]
+        right = float(np.mean([o.correct for o in outs]))
+        words = float(np.mean([o.words for o in outs if not o.empty]))
+        table[f"{ratio:.2f}"] = {"right": round(right, 4), "mean_words": round(words, 2)}
+        if words <= MAX_MEAN_WORDS and right > best_right:
+            best, best_right = ratio, right
+    return best, table
+
+
+def _top_right(question: Question, probs: np.ndarray) -> bool:
+    return bool(len(probs)) and question.correct[int(np.argmax(probs))]
+
+
+def _answer_metrics(
+    outcomes: Sequence[Outcome], confidence: np.ndarray, threshold: float
+) -> dict[str, float]:
+    answered = confidence >= threshold
+    ans = np.asarray([o.answerable for o in outcomes])
+    right = np.asarray([o.correct for o in outcomes])
+    n_ans, n_un = max(int(ans.sum()), 1), max(int((~ans).sum()), 1)
+    words = [o.words for o, a in zip(outcomes, answered, strict=True) if a]
+    return {
+        "gold_in_answer": float((answered & right & ans).sum() / n_ans),
+        "correct_when_answered": float((answered & right & ans).sum()
+                                       / max(int((answered & ans).sum()), 1)),
+        "unanswerable_refused": float((~answered & ~ans).sum() / n_un),
+        "answerable_refused": float((~answered & ans).sum() / n_ans),
+        "aurc": aurc(confidence, ans & right),
+        "mean_words": float(np.mean(words)) if words else 0.0,
+    }
+
+
+def aurc(confidence: np.ndarray, good: np.ndarray) -> float:
+    """Area under the risk-coverage curve: answer the most confident first; lower is better."""
+    order = np.argsort(-confidence, kind="stable")
+    wrong = (~np.asarray(good, dtype=bool))[order].astype(np.float64)
+    risks = np.cumsum(wrong) / np.arange(1, len(wrong) + 1)
+    return float(risks.mean()) if len(risks) else 0.0
+
+
+def threshold_for(confidence: np.ndarray, answerable: np.ndarray, refusal_rate: float) -> float:
+    """The confidence that refuses ``refusal_rate`` of the answerable questions."""
+    values = np.sort(confidence[answerable])
+    if not len(values):
+        return 0.5
+    return float(np.quantile(values, refusal_rate, method="lower"))
+
+
+def train(
+    specs: Sequence[tuple[Path, Path | None]], out: Path, settings: Settings,
+    embedder: Any, *, seed: int = 0, folds: int = 5, refusal_rate: float = 0.10,
+    progress: Progress = print, cache: Path | None = None, compare: bool = True,
+) -> dict[str, Any]:
+    """Collect, cross-validate, fit on everything, and write the artifact to ``out``."""
+    if cache is not None and cache.exists():
+        data = pickle.loads(cache.read_bytes())
+    else:
+        with one_thread():
+            data = collect(specs, settings, EvidenceScorer(embedder, model=_Untrained()),
+                           progress)
+        if cache is not None:
+            cache.write_bytes(pickle.dumps(data))
+    questions = data.questions
+    progress(f"{len(questions)} questions, "
+             f"{sum(len(q.rows) for q in questions)} candidates, "
+             f"{len({q.group for q in questions})} groups")
+    fold_idx = _folds(questions, folds)
+    report: dict[str, Any] = {"folds": len(fold_idx), "candidate_models": {}}
+
+    # Stage 1, compared on held-out folds: which candidate holds the answer.
+    oof: dict[str, list[np.ndarray]] = {}
+    per_fold: dict[str, list[float]] = {}
+    answerable = [i for i, q in enumerate(questions) if q.answerable]
+    for name in ("logistic", "boosted") if compare else ("logistic",):
+        probs: list[np.ndarray] = [np.zeros(0)] * len(questions)
+        for held in fold_idx:
+            held_set = set(held.tolist())
+            x, y, _ = _stack([q for i, q in enumerate(questions) if i not in held_set])
+            if name == "logistic":
+                spec = _fit_logistic(x, y, seed)
+                for i in held:
+                    probs[i] = _predict_linear(spec, questions[i].rows)
+            else:
+                model = _Boosted(seed).fit(x, y)
+                for i in held:
+                    rows_i = questions[i].rows
+                    probs[i] = model.predict(rows_i) if len(rows_i) else np.zeros(0)
+        oof[name] = probs
+        per_fold[name] = [
+            float(np.mean([_top_right(questions[i], probs[i])
+                           for i in held if questions[i].answerable] or [False]))
+            for held in fold_idx
+        ]
+        top1 = float(np.mean([_top_right(questions[i], probs[i]) for i in answerable]))
+        report["candidate_models"][name] = {
+            "top1_correct_answerable": round(top1, 4),
+            "per_fold": [round(v, 4) for v in per_fold[name]],
+        }
+        progress(f"candidate model {name}: held-out top-1 right on answerable {top1:.3f}")
+    chosen = "logistic"
+    if "boosted" in per_fold:
+        gains = np.asarray(per_fold["boosted"]) - np.asarray(per_fold["logistic"])
+        margin = 2 * float(gains.std(ddof=1)) / math.sqrt(len(gains))
+        report["boosted_minus_logistic"] = {"mean": round(float(gains.mean()), 4),
+                                            "two_standard_errors": round(margin, 4)}
+        # Trees ship only when they beat the linear model beyond fold-to-fold noise: the
+        # linear model is a readable JSON artifact that needs nothing to run.
+        if gains.mean() > margin:
+            chosen = "boosted"
+    report["chosen_candidate_model"] = chosen
+
+    # Stage 2 on the held-out stage-1 probabilities: is the best candidate a right answer?
+    second_ratio, ratios = choose_second_ratio(questions, oof["logistic"])
+    report["second_ratio"] = {"chosen": second_ratio, "grid": ratios}
+    progress(f"second candidate quoted when within {second_ratio:.2f} of the best")
+    outcomes = _outcomes(questions, oof["logistic"], second_ratio)
+    rows = np.stack([o.confidence_row for o in outcomes])
+    good = np.asarray([o.answerable and o.correct for o in outcomes], dtype=np.int8)
+    answerable_mask = np.asarray([o.answerable for o in outcomes])
+    # Questions without a candidate are refused whatever the model says: confidence 0.
+    usable = np.asarray([not o.empty for o in outcomes])
+    confidence = np.zeros(len(outcomes))
+    train_conf: list[tuple[np.ndarray, np.ndarray]] = []
+    for held in fold_idx:
+        mask = np.ones(len(outcomes), dtype=bool)
+        mask[held] = False
+        spec = _fit_logistic(rows[mask & usable], good[mask & usable], seed)
+        confidence[held] = np.where(usable[held], _predict_linear(spec, rows[held]), 0.0)
+        train_conf.append((np.where(usable[mask], _predict_linear(spec, rows[mask]), 0.0),
+                           answerable_mask[mask]))
+
+    def held_out_at(rate: float, idx: np.ndarray | None = None) -> dict[str, float]:
+        # Each fold is answered with the threshold chosen on the other folds.
+        answered = np.zeros(len(outcomes), dtype=bool)
+        for held, (conf, ans) in zip(fold_idx, train_conf, strict=True):
+            answered[held] = confidence[held] >= threshold_for(conf, ans, rate)
+        sel = np.arange(len(outcomes)) if idx is None else idx
+        m = _answer_metrics([outcomes[i] for i in sel], answered[sel].astype(float), 0.5)
+        m["aurc"] = aurc(confidence[sel], good[sel].astype(bool))
+        return {k: round(v, 4) for k, v in m.items()}
+
+    report["held_out"] = held_out_at(refusal_rate)
+    report["operating_points"] = {
+        f"{rate:.2f}": held_out_at(rate) for rate in (0.05, 0.10, 0.15, 0.20, 0.25, 0.30)}
+    report["held_out_by_dataset"] = {
+        source: held_out_at(refusal_rate, np.asarray(
+            [i for i, q in enumerate(questions) if q.group.startswith(source + ":")]))
+        for source in sorted({q.group.split(":")[0] for q in questions})
+    }
+    progress("held-out answers: " + json.dumps(report["held_out"]))
+    for rate, point in report["operating_points"].items():
+        progress(f"  refusing {rate} of answerable: " + json.dumps(point))
+
+    # Final models on all data. The candidate model shipped is the logistic one, a readable
+    # JSON artifact that needs no library to run; the report says if trees did better. The
+    # answer model is fitted on held-out stage-1 probabilities, as a new question gets them.
+    x, y, _ = _stack(questions)
+    candidate_spec = _fit_logistic(x, y, seed)
+    answer_spec = _fit_logistic(rows[usable], good[usable], seed)
+    report["shipped_candidate_model"] = "logistic"
+    threshold = threshold_for(confidence, answerable_mask, refusal_rate)
+    artifact = {
+        "version": 1,
+        "candidate": {"features": list(CANDIDATE_FEATURES), **candidate_spec},
+        "answer": {"features": list(ANSWER_FEATURES), **answer_spec},
+        "threshold": round(threshold, 6),
+        "second_ratio": second_ratio,
+        "threshold_meaning": f"refuses {refusal_rate:.0%} of answerable questions on "
+                             "held-out folds",
+        "trained_on": data.hashes,
+        "seed": seed,
+        "validation": report,
+        "python": platform.python_version(),
+    }
+    out.write_text(json.dumps(artifact, indent=1) + "\n", "utf-8")
+    EvidenceModel.load(out)  # the artifact must read back
+    return artifact
+
+
+class _Untrained(EvidenceModel):
+    """Collecting features needs no model."""
+
+    def __init__(self) -> None:
+        self.spec = {}

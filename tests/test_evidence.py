@@ -1,0 +1,171 @@
+"""The evidence scorer: candidates, features, the shipped model and the training command."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.answer import ExtractiveAnswerer
+from bot.embeddings import SentenceTransformerEmbeddings
+from bot.evidence import (
+    ANSWER_FEATURES,
+    CANDIDATE_FEATURES,
+    EvidenceModel,
+    EvidenceScorer,
+    pieces,
+    question_kind,
+)
+from bot.service import Bot
+from bot.settings import Settings
+
+
+def test_pieces_are_sentences_and_lines_of_laid_out_text() -> None:
+    prose = "The first sentence is here. The second one follows it."
+    assert pieces(prose) == [("The first sentence is here.", False),
+                             ("The second one follows it.", False)]
+    listing = "Options:\n--quiet  print less\n--level N  compression level, 1 to 9\n"
+    got = pieces(listing)
+    assert ("--level N  compression level, 1 to 9", True) in got
+    assert ("--quiet  print less", True) in got
+    assert ("Options:", True) in got  # a lead-in ending with a colon opens the block
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("When was the treaty signed?", "date"),
+        ("In what year did the war end?", "date"),
+        ("How many members does the council have?", "number"),
+        ("Who designed the bridge?", "person"),
+        ("Where is the archive kept?", "place"),
+        ("Why does the cache expire?", "reason"),
+        ("How do I rotate the keys?", "manner"),
+        ("Which flag disables colour?", "choice"),
+        ("Is the option deprecated?", None),
+    ],
+)
+def test_question_kinds(question: str, kind: str | None) -> None:
+    assert question_kind(question) == kind
+
+
+def test_the_shipped_model_matches_the_features_and_has_a_probability_threshold() -> None:
+    model = EvidenceModel.bundled()
+    assert 0.0 < model.threshold < 1.0
+    assert model.spec["validation"]["held_out"]["gold_in_answer"] > 0
+    probs = model.candidate_probabilities(np.zeros((3, len(CANDIDATE_FEATURES))))
+    assert probs.shape == (3,) and np.all((probs > 0) & (probs < 1))
+    assert 0.0 < model.confidence(np.zeros(len(ANSWER_FEATURES))) < 1.0
+
+
+def test_a_model_trained_on_other_features_is_refused(tmp_path: Path) -> None:
+    spec = EvidenceModel.bundled().spec
+    spec = {**spec, "candidate": {**spec["candidate"], "features": ["lex"]}}
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(spec), "utf-8")
+    with pytest.raises(ValueError, match="retrain"):
+        EvidenceModel.load(path)
+
+
+def test_the_answer_sentence_outranks_sentences_that_only_share_words(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    doc = tmp_path / "harbour.txt"
+    doc.write_text(
+        "The harbour office handles mooring permits for visiting boats.\n\n"
+        "Mooring permits for visiting boats are popular in summer, and the harbour office "
+        "is busy.\n\n"
+        "A mooring permit costs 45 euros per night and is paid at the harbour office.\n",
+        "utf-8",
+    )
+    bot = make_bot()
+    bot.ingest([doc])
+    answer = bot.ask("How much does a mooring permit cost?")
+    assert not answer.refused
+    assert "45 euros" in answer.text
+    assert answer.confidence is not None and answer.confidence >= bot.extractive.threshold
+    refused = bot.ask("Who founded the harbour office?")
+    assert refused.refused
+    assert refused.confidence is not None and refused.confidence < bot.extractive.threshold
+
+
+def test_the_threshold_setting_overrides_the_model(
+    embedder: SentenceTransformerEmbeddings,
+) -> None:
+    assert ExtractiveAnswerer(embedder, 0.99, 3).threshold == 0.99
+    default = ExtractiveAnswerer(embedder, None, 3)
+    assert default.threshold == EvidenceModel.bundled().threshold
+
+
+def test_training_is_deterministic_and_writes_a_loadable_artifact(
+    tmp_path: Path, embedder: SentenceTransformerEmbeddings
+) -> None:
+    from bot.training import train
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    facts = [
+        ("lighthouse", "The lighthouse was built in 1874 by the engineer Ada Brook.",
+         "When was the lighthouse built?", "1874"),
+        ("bridge", "The bridge is 420 metres long and opened to traffic in 1931.",
+         "How long is the bridge?", "420 metres"),
+        ("museum", "The museum is located in the old customs house on Quay Street.",
+         "Where is the museum located?", "customs house"),
+        ("library", "The library holds 80,000 books and was founded by Tom Reyes.",
+         "Who founded the library?", "Tom Reyes"),
+        ("market", "The market opens at 7 in the morning because fishermen arrive early.",
+         "Why does the market open early?", "fishermen arrive early"),
+        ("park", "The park has 12 gates and covers 30 hectares of former farmland.",
+         "How many gates does the park have?", "12"),
+    ]
+    cases = []
+    for name, text, question, gold in facts:
+        (docs / f"{name}.txt").write_text(
+            f"{text} Visitors often mention the {name} in guide books.\n", "utf-8")
+        cases.append({"id": f"{name}-1", "question": question, "answerable": True,
+                      "must_include": [[gold]]})
+        cases.append({"id": f"{name}-2", "question": f"Who painted the {name} in 1990?",
+                      "answerable": False})
+    data = tmp_path / "cases.jsonl"
+    data.write_text("".join(json.dumps(c) + "\n" for c in cases), "utf-8")
+    settings = Settings(data_dir=tmp_path / "data")
+    first = train([(data, docs)], tmp_path / "a.json", settings, embedder, folds=3,
+                  progress=lambda _: None)
+    second = train([(data, docs)], tmp_path / "b.json", settings, embedder, folds=3,
+                   progress=lambda _: None)
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert first["trained_on"] == second["trained_on"]
+    assert set(first["validation"]["held_out"]) >= {"gold_in_answer", "aurc"}
+    model = EvidenceModel.load(tmp_path / "a.json")
+    scorer = EvidenceScorer(embedder, model)
+    assert scorer.model is model
+
+
+def test_how_to_questions_get_the_whole_list_and_answers_emphasise_the_answer(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    doc = tmp_path / "kiln.md"
+    doc.write_text(
+        "# Kiln manual\n\nThe kiln was installed in 1998 by the pottery club.\n\n"
+        "## Firing\n\nTo fire a load of pots:\n\n"
+        "1. Load the shelves with dry pots only.\n"
+        "2. Close the lid and set the controller to program B.\n"
+        "3. Start the vent fan before pressing Start.\n"
+        "4. Wait until the display reads below 60 degrees before opening.\n",
+        "utf-8",
+    )
+    bot = make_bot()
+    bot.ingest([doc])
+    steps = bot.ask("How do I fire a load of pots in the kiln?")
+    assert not steps.refused, steps.text
+    for item in ("Load the shelves", "Close the lid", "vent fan", "below 60 degrees"):
+        assert item in steps.text
+    assert all(c.quote in c.chunk.text for c in steps.citations)
+    year = bot.ask("When was the kiln installed?")
+    assert not year.refused, year.text
+    assert year.highlights == ["1998"]
+    assert "**1998**" in year.as_markdown()
+    assert "*1998*" in year.as_slack_blocks()[0]["text"]["text"]
