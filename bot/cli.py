@@ -236,7 +236,8 @@ def eval_(
     thresholds: Annotated[Path | None, typer.Option(
         help="TOML file of bars; the table named after the dataset file applies.")] = None,
     judge: Annotated[bool, typer.Option(
-        help="Add the LLM-judge tier (needs OPENAI_BASE_URL); never a gate.")] = False,
+        help="Add the LLM-judge tier (needs OPENAI_BASE_URL); thresholds may gate on "
+        "judge_faithfulness and judge_relevance.")] = False,
     judge_repeats: Annotated[int, typer.Option(min=1, help="Judge runs to average.")] = 3,
 ) -> None:
     """Evaluate answers on a dataset: retrieval, answers, citations, refusals, latency."""

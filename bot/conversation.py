@@ -1,7 +1,7 @@
 """Follow-up questions rewritten into standalone ones before retrieval.
 
 The deterministic rewrite replaces pronouns with the topic of the conversation and expands
-elliptical turns ("What about Suga?") from the previous question. An LLM rewrite, when one is
+elliptical turns ("What about Babbage?") from the previous question. An LLM rewrite, when one is
 configured, is in :mod:`bot.llm`.
 """
 

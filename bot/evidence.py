@@ -223,7 +223,7 @@ class EvidenceScorer:
             return sum(idf[t] for t in q_terms & terms) / total
 
         # What the question asks about beyond the names it mentions ("born" in "When was
-        # Suga born?"): many pieces name the subject, few say what was asked of it.
+        # Ada Lovelace born?"): many pieces name the subject, few say what was asked of it.
         focus_terms = q_terms - set(lexical.terms(" ".join(names(question))))
         focus_total = sum(idf[t] for t in focus_terms)
 

@@ -1,7 +1,8 @@
 """The support scorer: is a sentence backed by the passages it cites?
 
-Used at answer time (to drop unsupported sentences of an LLM reply) and by the eval
-harness (groundedness, citation precision and recall). Offline and deterministic.
+Used at answer time, to drop unsupported sentences of an LLM reply. The eval harness
+reports its verdict as ``runtime_support`` only: groundedness is judged there by an
+independent checker (:mod:`bot.evals.independent`). Offline and deterministic.
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ def _context(tokens: Sequence[str], i: int) -> set[str]:
 def _in_context(term: str, claim: Sequence[str], window: _Window) -> bool:
     """Whether ``term`` occurs in ``window`` next to something it is next to in the claim.
 
-    This is what tells "Suga served as prime minister" from a passage where Suga and the
-    prime minister are both named, but in different places.
+    This is what tells "Babbage served as president" from a passage where Babbage and the
+    president are both named, but in different places.
     """
     if term not in window.words:
         return False

@@ -108,7 +108,7 @@ _NAME_RUN = re.compile(
 def names(text: str) -> list[str]:
     """Proper names in ``text``: runs of capitalised words, without the words that are
     capitalised only for opening a sentence or question, and without possessive endings.
-    "Who is Shigeru Ishiba's wife?" gives ``["Shigeru Ishiba"]``."""
+    "Who is Ada Lovelace's tutor?" gives ``["Ada Lovelace"]``."""
     found: list[str] = []
     for match in _NAME_RUN.finditer(text):
         parts = match.group(0).split()
@@ -146,7 +146,7 @@ def entities(texts: Sequence[str]) -> list[tuple[tuple[str, str], ...]]:
 
 def name_keys(text: str, full_names: bool = False) -> list[str]:
     """The word that stands for each name of ``text`` when it is mentioned again: its last
-    word, lower-cased ("Shigeru Ishiba" -> "ishiba"), as passages say "Ishiba said". With
+    word, lower-cased ("Ada Lovelace" -> "lovelace"), as passages say "Lovelace wrote". With
     ``full_names``, only names of two words or more: the names of someone in particular."""
     keys = [words(n)[-1] for n in names(text) if len(words(n)) >= (2 if full_names else 1)]
     return list(dict.fromkeys(k.removesuffix("'s") for k in keys))

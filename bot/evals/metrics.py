@@ -155,7 +155,8 @@ def citation_scores(answer: str, cited: dict[int, str], supports: Judge) -> Cita
 
 def _ws(text: str) -> str:
     # Whitespace-folded only: case, spelling and punctuation must be exactly the source's.
-    return " ".join(text.split())
+    # A space before punctuation is dropped on every side, as markers leave none there.
+    return re.sub(r" ([.,;:!?])", r"\1", " ".join(text.split()))
 
 
 def quote_exact(answer: str, quotes: Sequence[tuple[int, str, str]]) -> tuple[int, int]:
