@@ -69,7 +69,11 @@ _DEICTIC = r"(?:previous|prior|above|earlier|preceding|original|initial|system|s
 
 _OVERRIDE_VERB = r"(?:ignore|disregard|forget|override|bypass|drop|abandon|skip|leave)"
 # Clause start: text start, sentence/clause punctuation, or a lead-in word.
-_START = r"(?:^|[.!?:;\n\]>)-]\s*|\b(?:please|now|then|and|so|just|also|instead)\s+)"
+_START = (
+    r"(?:^|[.!?:;\n\]>)-]\s*|\b(?:please|now|then|and|so|just|also|instead)\s+"
+    # right after an upper-case label such as "CORE INSTRUCTION" or "NOTE"
+    r"|(?-i:\b[A-Z]{3,}(?:[ ,]+[A-Z]{2,})*,?\s+))"
+)
 
 _IMPERATIVE_VERBS = (
     r"(?:ignore|disregard|forget|override|bypass|say|print|output|write|tell|reveal|respond|"
@@ -185,6 +189,48 @@ _CUES: dict[str, re.Pattern[str]] = {
     "the_user_as_third_party": re.compile(
         r"\b(?:tell|ignore|inform|show|warn|alert|mention\s+(?:this\s+)?to|respond(?:ing)?\s+to|"
         r"direct|send)\s+(?:the|this|your)\s+users?\b|\bregardless of (?:the\s+)?user\b",
+        _I,
+    ),
+    # A rule about what the reader's own output must be: "all responses must begin with ...",
+    # "always respond with ...", "start your reply with ...".
+    "output_rule": re.compile(
+        r"\b(?:all|every|each|any|your|the)\s+(?:\w+\s+)?(?:responses?|repl(?:y|ies)|answers?|"
+        r"outputs?|summar(?:y|ies))\s+(?:must|should|shall|needs?\s+to|has\s+to)\s+(?:always\s+)?"
+        r"(?:begin|start|open|end|include|contain|say|mention|be)\b"
+        r"|" + _START + r"(?:always\s+)?(?:respond|reply|answer|begin|start|prefix|prepend|end)"
+        r"\b(?:\s+\w+){0,3}?\s+(?:with|by)\b",
+        _I,
+    ),
+    # An order that settles an evaluation in advance: overrule feedback or scores, give only a
+    # favourable verdict, hide the negatives, rank someone first.
+    "verdict_override": re.compile(
+        r"\b(?:override|overrule|disregard|ignore|discard)\s+(?:all\s+|any\s+)?(?:the\s+)?"
+        r"(?:negative|prior|previous|other|manual|earlier)?\s*(?:feedback|reviews?|scor(?:es|ing)|"
+        r"ratings?|evaluations?|assessments?|results|findings|criticism)\b"
+        r"|" + _START + r"(?:give|provide|write|return|output)\s+(?:only\s+)?(?:a\s+|an\s+)?"
+        r"(?:positive|favou?rable|glowing|excellent)\s+(?:review|rating|evaluation|assessment|feedback)"
+        r"|\b(?:positive|favou?rable)\s+review\s+only\b"
+        r"|" + _START + r"do\s+not\s+(?:highlight|mention|report|include|flag)\s+(?:any\s+)?"
+        r"(?:negatives|weaknesses|criticism|flaws|concerns|issues)\b"
+        r"|" + _START + r"rank\s+(?:\w+\s+){0,3}?(?:first|highest|top)\b",
+        _I,
+    ),
+    # The reader's own start: its instructions, what it was told, what came before this chat.
+    "conversation_start": re.compile(
+        r"\b(?:before|at\s+the\s+(?:start|beginning)\s+of)\s+(?:this|our|the)\s+"
+        r"(?:conversation|chat|session)\b|\bbefore\s+i\s+started\s+talking\s+to\s+you\b"
+        r"|\bfirst\s+message\s+(?:in|of)\s+(?:our|this)\s+(?:conversation|chat)\b"
+        r"|\b(?:were|was)\s+you\s+(?:told|given|instructed|programmed|asked)\b"
+        r"|\byour\s+(?:initial|original|base|first|starting)\s+(?:instructions|prompt|message|rules)\b"
+        r"|\b(?:everything|all\s+(?:the\s+)?text|the\s+text|the\s+words|every\s+character|"
+        r"what(?:'s|\s+is|\s+was)\s+written)\s+above\b",
+        _I,
+    ),
+    # The act of answering, as the reader will do it: "before answering", "in your reply".
+    "reader_act": re.compile(
+        r"\bbefore\s+(?:answering|responding|replying|summari[sz]ing|any\s+other\s+(?:response|"
+        r"content|output))\b|\b(?:in|into|to)\s+your\s+(?:reply|response|answer|output|summary)\b"
+        r"|\bwhen\s+(?:summari[sz]ing|answering|responding|replying|drafting)\s+(?:this|the|your)\b",
         _I,
     ),
     "second_person": re.compile(r"\byou(?:r|rs|rself)?\b", _I),

@@ -27,7 +27,7 @@ FEATURES = [
     "override_order", "override_yours", "your_control", "role_change", "from_now_on_you",
     "reveal_prompt", "addressed_to_machine", "fake_channel", "task_switch", "reply_control",
     "own_knowledge", "exfiltrate", "the_user_as_third_party", "second_person", "machine_word",
-    "shouting",
+    "shouting", "output_rule", "verdict_override", "conversation_start", "reader_act",
     "order_sentence", "question_form", "asker_first_person", "order_x_yours", "machine_x_order",
 ]  # fmt: skip
 
