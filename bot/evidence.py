@@ -209,7 +209,12 @@ class EvidenceScorer:
         total = sum(idf.values()) or 1.0
         q_bigrams = _bigrams(lexical.terms(question))
         q_names = [stem(n) for n in name_keys(question)]
-        q_full_names = [stem(n) for n in name_keys(question, full_names=True)]
+        # Names the piece (or the one before it) must hold: a name given in full, and any
+        # name no stored passage mentions (a question about "Kelvarnia" is not answered by
+        # a passage about "Kelvarn", however alike the rest).
+        required = [stem(n) for n in name_keys(question, full_names=True)]
+        required += [stem(n) for n in name_keys(question)
+                     if (ts := lexical.terms(n)) and not any(lexical.known(t) for t in ts)]
         q_words = set(words(question))
         q_numbers = [w for w in q_words if w[0].isdigit()]
         kind = question_kind(question)
@@ -266,11 +271,10 @@ class EvidenceScorer:
                 before_terms = set(lexical.terms(before))
                 toks = {stem(w) for w in words(text)}
                 missing = [n for n in q_names if n not in toks]
-                # A piece may be quoted only if it, or the piece just before it, names the
-                # one the question names in full: a passage about one person never answers
-                # for another of the same first name, however similar the wording.
+                # A passage about one person never answers for another of the same first
+                # name, however similar the wording.
                 if any(n not in toks and n not in {stem(w) for w in words(before)}
-                       for n in q_full_names):
+                       for n in required):
                     continue
                 # Entities the question does not already mention: where an answer can be.
                 new = [label for label, ent in parts.entities[index]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -61,8 +62,17 @@ def split_sentences(text: str) -> list[str]:
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased word and number tokens."""
-    return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+    """Lower-cased word and number tokens, accents folded ("Beyoncé" and "Beyonce" are
+    one word: people type names without them)."""
+    return [_fold_accents(w.lower().replace("’", "'")) for w in _WORD.findall(text)]
+
+
+@lru_cache(maxsize=65536)
+def _fold_accents(word: str) -> str:
+    if word.isascii():
+        return word
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def content_words(text: str) -> list[str]:

@@ -118,7 +118,7 @@ def _link_markers(answer_text: str, turn: str, anchors: dict[int, str], titles: 
         html = text(segment)
         for phrase in list(pending):
             if phrase in html:
-                html = emphasise(html, [phrase], '<strong class="dq-answer">', "</strong>")
+                html = emphasise(html, [phrase], '<strong class="dq-phrase">', "</strong>")
                 pending.remove(phrase)
         return html
 
