@@ -32,19 +32,27 @@ def _segmenter() -> pysbd.Segmenter:
     return pysbd.Segmenter(language="en", clean=False, char_span=True)
 
 
+# A line break between two lines of text, unless the next line starts like a list item.
+_SOFT_BREAK = re.compile(r"(?<=\S)\n(?=[^\S\n]*(?![-*•+]\s|\d{1,3}[.)]\s|--?[A-Za-z])[^\s])")
+
+
 @lru_cache(maxsize=8192)
 def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     """Offsets ``(start, end)`` of each sentence of ``text``, trailing spaces excluded."""
     spans: list[tuple[int, int]] = []
     pos = 0
-    for seg in _segmenter().segment(text):
+    # A single line break inside a paragraph is a soft wrap (PDF and plain-text layouts), not
+    # the end of a sentence: the segmenter sees a space there. The replacement keeps every
+    # offset, so each sentence is still cut verbatim from ``text``, its breaks included.
+    flat = _SOFT_BREAK.sub(" ", text)
+    for seg in _segmenter().segment(flat):
         # pysbd's spans can drift on repeated substrings; re-anchor each sentence by search.
         piece = seg.sent.strip()
         if not piece:
             continue
-        start = text.find(piece, pos)
+        start = flat.find(piece, pos)
         if start < 0:
-            start = text.find(piece)
+            start = flat.find(piece)
             if start < 0:
                 continue
         end = start + len(piece)
