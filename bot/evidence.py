@@ -129,7 +129,6 @@ class Ranking:
     candidates: list[Candidate]
     probabilities: np.ndarray
     confidence: float
-    features: np.ndarray
 
 
 def _is_line(piece: str, lines: set[str]) -> bool:
@@ -325,13 +324,13 @@ class EvidenceScorer:
         """Candidates best first, their probabilities and the answer confidence."""
         cands, matrix = self.candidates(question, retrieved, snapshot)
         if not cands:
-            return Ranking([], np.zeros(0), 0.0, matrix)
+            return Ranking([], np.zeros(0), 0.0)
         probs = self.model.candidate_probabilities(matrix)
         order = sorted(range(len(cands)), key=lambda i: (-probs[i], cands[i].rank,
                                                          cands[i].index))
         confidence = self.model.confidence(answer_features(
             probs[order], matrix[order], question_signals(question, retrieved, snapshot)))
-        return Ranking([cands[i] for i in order], probs[order], confidence, matrix[order])
+        return Ranking([cands[i] for i in order], probs[order], confidence)
 
 
 def _relative(rows: list[dict[str, float]]) -> None:
