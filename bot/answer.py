@@ -21,7 +21,7 @@ from bot.evidence import (
 from bot.grounding import support
 from bot.models import REFUSAL, Chunk, Citation, Scored
 from bot.store import Snapshot
-from bot.text import name_keys, split_sentences
+from bot.text import name_keys, split_sentences, starts_like_item
 
 
 @dataclass
@@ -89,9 +89,9 @@ class ExtractiveAnswerer:
         def item(cid: str | None) -> Chunk | None:
             chunk = snapshot.chunks.get(cid) if cid else None
             same = chunk is not None and chunk.heading == start.heading
-            return chunk if same and chunk and _ITEM.match(chunk.text) else None
+            return chunk if same and chunk and starts_like_item(chunk.text) else None
 
-        if not lead_in and not _ITEM.match(start.text):
+        if not lead_in and not starts_like_item(start.text):
             return []
         first = start
         if not lead_in:
@@ -181,8 +181,6 @@ class ExtractiveAnswerer:
 
 _STEPS = re.compile(r"\b(how (do|can|should|would) (i|we|you)|how to|steps?|list|options"
                     r"|ways?|which (commands?|flags?|settings?))\b", re.IGNORECASE)
-# How list items start: a bullet, a number or an option.
-_ITEM = re.compile(r"\s*(?:[-*•+]\s|\d{1,3}[.)]\s|--?[A-Za-z])")
 # Most lines of a list or code block quoted as one answer.
 MAX_BLOCK_LINES = 12
 

@@ -31,7 +31,16 @@ from langchain_core.embeddings import Embeddings
 
 from bot.models import Chunk, Scored
 from bot.store import Snapshot
-from bot.text import entities, name_keys, names, normalize, split_sentences, stem, words
+from bot.text import (
+    LIST_ITEM,
+    entities,
+    name_keys,
+    names,
+    normalize,
+    split_sentences,
+    stem,
+    words,
+)
 
 # What kind of answer a question asks for, from its wh-phrase, and the entity labels
 # (spaCy's OntoNotes scheme) that can hold it.
@@ -55,11 +64,9 @@ QUESTION_KINDS: dict[str, tuple[str, frozenset[str]]] = {
 KIND_NAMES = tuple(QUESTION_KINDS)
 _KIND_PATTERNS = {k: re.compile(p, re.IGNORECASE) for k, (p, _) in QUESTION_KINDS.items()}
 _NUMBER = re.compile(r"\d")
-# How lines of lists, option tables and code start: a bullet, a number, an option, a
-# directive, a prompt, or a statement of code.
-_LAID_OUT = re.compile(
-    r"(?:[-*•+]\s|\d{1,3}[.)]\s|--?[A-Za-z]|#\s*\w|\$\s|>>>\s|[\w.]+\s*(?:=|\(|\{|:\s*$))"
-)
+# How lines of lists, option tables and code start: a list item, a directive, a prompt, or
+# a statement of code.
+_LAID_OUT = re.compile(rf"(?:{LIST_ITEM}|#\s*\w|\$\s|>>>\s|[\w.]+\s*(?:=|\(|\{{|:\s*$))")
 _REASON = re.compile(r"\b(because|since|due to|so that|in order to|as a result|therefore|"
                      r"thus|caused|leads? to|reason)\b", re.IGNORECASE)
 
@@ -265,7 +272,8 @@ class EvidenceScorer:
                     before = texts[index - 1]
                 elif hit.chunk.id in snapshot.previous:
                     before_chunk = snapshot.chunks[snapshot.previous[hit.chunk.id]]
-                    before = self.analysis(before_chunk).texts[-1]
+                    # Only its text is needed: no vectors or entities for that passage.
+                    before = (pieces(before_chunk.text) or [(before_chunk.text, False)])[-1][0]
                 terms = piece_terms[index]
                 before_terms = set(lexical.terms(before))
                 toks = {stem(w) for w in words(text)}
@@ -448,6 +456,12 @@ class EvidenceModel:
 def _linear(part: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     return (np.asarray(part["mean"], dtype=np.float64), np.asarray(part["scale"], np.float64),
             np.asarray(part["coef"], dtype=np.float64), float(part["intercept"]))
+
+
+def linear_probabilities(part: dict[str, Any], rows: np.ndarray) -> np.ndarray:
+    """Probabilities of one logistic model of the artifact (``mean``, ``scale``, ``coef``,
+    ``intercept``) for ``rows``."""
+    return _predict(_linear(part), rows)
 
 
 def _predict(

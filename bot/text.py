@@ -32,8 +32,16 @@ def _segmenter() -> pysbd.Segmenter:
     return pysbd.Segmenter(language="en", clean=False, char_span=True)
 
 
+# How a list item starts: a bullet, a number or an option ("- ", "2. ", "--quiet").
+LIST_ITEM = r"(?:[-*•+]\s|\d{1,3}[.)]\s|--?[A-Za-z])"
+_ITEM_START = re.compile(rf"\s*{LIST_ITEM}")
 # A line break between two lines of text, unless the next line starts like a list item.
-_SOFT_BREAK = re.compile(r"(?<=\S)\n(?=[^\S\n]*(?![-*•+]\s|\d{1,3}[.)]\s|--?[A-Za-z])[^\s])")
+_SOFT_BREAK = re.compile(rf"(?<=\S)\n(?=[^\S\n]*(?!{LIST_ITEM})[^\s])")
+
+
+def starts_like_item(text: str) -> bool:
+    """Whether ``text`` starts like an item of a list."""
+    return bool(_ITEM_START.match(text))
 
 
 @lru_cache(maxsize=8192)

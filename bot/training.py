@@ -34,6 +34,7 @@ from bot.evidence import (
     EvidenceModel,
     EvidenceScorer,
     answer_features,
+    linear_probabilities,
     needs_antecedent,
     question_signals,
 )
@@ -183,12 +184,6 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, seed: int, c: float = 1.0) -> di
     model.fit((x - mean) / scale, y)
     return {"mean": mean.tolist(), "scale": scale.tolist(),
             "coef": model.coef_[0].tolist(), "intercept": float(model.intercept_[0])}
-
-
-def _predict_linear(spec: dict[str, Any], x: np.ndarray) -> np.ndarray:
-    mean, scale = np.asarray(spec["mean"]), np.asarray(spec["scale"])
-    z = ((x - mean) / scale) @ np.asarray(spec["coef"]) + spec["intercept"]
-    return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
 class _Boosted:
@@ -358,7 +353,7 @@ def train(
             if name == "logistic":
                 spec = _fit_logistic(x, y, seed)
                 for i in held:
-                    probs[i] = _predict_linear(spec, questions[i].rows)
+                    probs[i] = linear_probabilities(spec, questions[i].rows)
             else:
                 model = _Boosted(seed).fit(x, y)
                 for i in held:
@@ -404,8 +399,8 @@ def train(
         mask = np.ones(len(outcomes), dtype=bool)
         mask[held] = False
         spec = _fit_logistic(rows[mask & usable], good[mask & usable], seed)
-        confidence[held] = np.where(usable[held], _predict_linear(spec, rows[held]), 0.0)
-        train_conf.append((np.where(usable[mask], _predict_linear(spec, rows[mask]), 0.0),
+        confidence[held] = np.where(usable[held], linear_probabilities(spec, rows[held]), 0.0)
+        train_conf.append((np.where(usable[mask], linear_probabilities(spec, rows[mask]), 0.0),
                            answerable_mask[mask]))
 
     def held_out_at(rate: float, idx: np.ndarray | None = None) -> dict[str, float]:
