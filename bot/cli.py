@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -78,6 +79,8 @@ def ingest(
                 typer.secho(f"{f.status}: {f.source}: {f.message}", fg=color, err=True)
             elif f.status != "unchanged":
                 typer.echo(f"{f.status}: {f.source} ({f.chunks} chunks, {f.embedded} embedded)")
+                if f.message:
+                    typer.secho(f"warning: {f.source}: {f.message}", fg="yellow", err=True)
         typer.echo(report.summary())
     if report.failed:
         raise typer.Exit(1)
@@ -175,6 +178,53 @@ def web(
             fg="red", err=True,
         )
         raise typer.Exit(1) from exc
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address (BOT_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (BOT_API_PORT).")] = None,
+) -> None:
+    """Serve the HTTP API: OpenAI-compatible /v1/chat/completions, /v1/ask, docs at /docs."""
+    from bot.api import serve
+
+    settings = _settings(api_host=host, api_port=port)
+    try:
+        serve(_bot(settings), settings, announce=typer.echo)
+    except OSError as exc:
+        _fail(f"cannot serve on {settings.api_host}:{settings.api_port} ({exc}); "
+              "choose another port with --port or BOT_API_PORT")
+
+
+@app.command()
+def mcp() -> None:
+    """Serve the documents to MCP clients over stdio (tools: ask, search)."""
+    from bot.mcpserver import serve
+
+    serve(_bot(_settings()))
+
+
+@app.command()
+def doctor(
+    repair: Annotated[bool, typer.Option(help="Fix what the check finds.")] = False,
+) -> None:
+    """Check the store: passages without vectors, vectors without passages, broken files."""
+    from bot import doctor as checkup
+
+    bot = _bot(_settings())
+    health = checkup.check(bot)
+    for line in health.lines():
+        typer.echo(line)
+    if health.ok:
+        typer.echo("the store is consistent")
+        return
+    if not repair:
+        _fail("the store is inconsistent; run `bot doctor --repair` to fix it")
+    for line in checkup.repair(bot, health):
+        typer.echo(line)
+    if not checkup.check(bot).ok:
+        _fail("the store is still inconsistent after the repair")
+    typer.echo("the store is consistent")
 
 
 feedback_app = typer.Typer(help="Votes people gave answers in the web app.", no_args_is_help=True)
@@ -332,4 +382,16 @@ def train(
 
 def main() -> None:
     """Entry point of the ``bot`` script."""
-    app()
+    try:
+        app()
+    except StoreError as exc:
+        # Any command: a bad data folder, a damaged store or a full disk is one line.
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        typer.secho(f"error: no space left on the disk ({exc.filename or 'write failed'}); "
+                    "free some space, or set BOT_DATA_DIR to a folder on another disk",
+                    fg="red", err=True)
+        sys.exit(1)

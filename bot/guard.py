@@ -294,3 +294,22 @@ def is_steering(question: str) -> bool:
 def addresses_the_bot(passage: str) -> bool:
     """True when a document passage holds instructions aimed at the model that reads it."""
     return score(passage, "passage") >= guard_weights.THRESHOLDS["passage"]
+
+
+def without_planted(passage: str) -> str | None:
+    """``passage`` with its sentences addressed to the bot blanked out, or None when what is
+    left still instructs the bot (the order spans several sentences) or holds nothing.
+
+    Blanking keeps every offset, so the true sentences of a passage that also carries a
+    planted note stay quotable verbatim, while the note itself is never evidence.
+    """
+    from bot.text import sentence_spans
+
+    kept = list(passage)
+    for start, end in sentence_spans(passage):
+        if addresses_the_bot(passage[start:end]):
+            kept[start:end] = " " * (end - start)
+    clean = "".join(kept)
+    if not clean.strip() or addresses_the_bot(clean):
+        return None
+    return clean

@@ -1,14 +1,21 @@
 """Ingest: find files, skip unchanged ones by content hash, embed new passages, commit.
 
 Each file is committed on its own (its catalog record is the commit point), so a file that
-fails leaves its previous version in place and never blocks the others.
+fails leaves its previous version in place and never blocks the others. Every write happens
+under the data folder's :class:`~bot.writelock.WriteLock`, one commit group at a time, so two
+processes ingesting at once take turns instead of sweeping away each other's passages.
+
+Only regular files are read (a FIFO would block the run forever), and each file is bounded:
+its size, the text it yields and the passages it is cut into all have a limit.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +23,12 @@ from pathlib import Path
 from langchain_core.embeddings import Embeddings
 
 from bot.chunking import chunk_document
+from bot.guard import addresses_the_bot
 from bot.loaders import SUPPORTED_SUFFIXES, LoaderError, UnsupportedType, load
 from bot.models import Chunk, FileReport, IngestReport
 from bot.settings import Settings
 from bot.store import FileCatalog, FileRecord, StoreError, VectorIndex
+from bot.writelock import WriteLock
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +50,43 @@ class _Pending:
     title: str
     chunks: list[Chunk]
     status: str
+    note: str = ""
 
 
 def file_sha256(path: Path) -> str:
-    """Content hash of a file, read in blocks."""
+    """Content hash of a regular file, read in blocks."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    # Non-blocking open: a FIFO put in the file's place since it was listed must not hang.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise LoaderError(_not_regular(os.fstat(fd).st_mode))
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _not_regular(mode: int) -> str:
+    kind = (
+        "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+    )
+    return f"{kind}, not a regular file; not read"
+
+
+def _check_file(path: Path) -> str:
+    """Why ``path`` cannot be read as a document (a loop, a FIFO...), or "" when it can."""
+    try:
+        mode = path.stat().st_mode
+    except RuntimeError:
+        return "symbolic link loop; not followed"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop; not followed"
+        if path.is_symlink():
+            return "broken symbolic link; not followed"
+        return _message(exc)
+    return "" if stat.S_ISREG(mode) else _not_regular(mode)
 
 
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[FileReport]]:
@@ -70,6 +107,10 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[FileReport]]:
                     if name.startswith("."):
                         continue
                     candidate = Path(dirpath) / name
+                    why = _check_file(candidate)
+                    if why:
+                        skipped.append(FileReport(str(candidate), "skipped", message=why))
+                        continue
                     if candidate.is_symlink() and not candidate.resolve().is_relative_to(root):
                         skipped.append(FileReport(str(candidate), "skipped", message=(
                             "symbolic link to a file outside the folder; not followed")))
@@ -81,6 +122,8 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[FileReport]]:
                     files.append(candidate)
         elif path.is_file():
             files.append(path)
+        elif path.exists() or path.is_symlink():
+            skipped.append(FileReport(str(path), "skipped", message=_check_file(path)))
         else:
             skipped.append(FileReport(str(path), "failed", message="no such file or folder"))
     return files, skipped
@@ -90,12 +133,14 @@ class Ingester:
     """Adds, updates and removes documents in a vector index and its file catalog."""
 
     def __init__(
-        self, settings: Settings, embedder: Embeddings, index: VectorIndex, catalog: FileCatalog
+        self, settings: Settings, embedder: Embeddings, index: VectorIndex, catalog: FileCatalog,
+        lock: WriteLock | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.index = index
         self.catalog = catalog
+        self.lock = lock or WriteLock(settings.data_dir, settings.write_lock_timeout)
 
     def ingest(
         self, paths: Sequence[Path | str], prune: bool = False, progress: Progress | None = None
@@ -112,6 +157,7 @@ class Ingester:
             )
         except StoreError:
             known = None
+        lost = self._without_vectors(known.values()) if known else set()
         for done, path in enumerate(files, start=1):
             if progress:
                 progress(done - 1, len(files), str(path))
@@ -125,13 +171,21 @@ class Ingester:
                     )
                 sha = file_sha256(path)
                 record = self.catalog.file_record(source) if known is None else known.get(source)
-                if record is not None and record.sha256 == sha:
+                if known is None and record is not None:
+                    lost = self._without_vectors([record])
+                # A file whose passages lost their vectors is not unchanged: it is embedded
+                # again, or dense search would never find it.
+                if record is not None and record.sha256 == sha and not any(
+                    c.id in lost for c in record.chunks
+                ):
                     report.files.append(FileReport(source, "unchanged", len(record.chunks)))
                     continue
                 doc = load(path, max_bytes=max_bytes)
+                self._check_text(len(doc.text))
                 chunks = chunk_document(
                     doc, source, self.settings.chunk_size, self.settings.chunk_overlap
                 )
+                self._check_passages(len(chunks))
             except UnsupportedType as exc:
                 report.files.append(FileReport(source, "skipped", message=str(exc)))
                 continue
@@ -142,7 +196,7 @@ class Ingester:
                 report.files.append(FileReport(source, "failed", message=str(exc)))
                 continue
             status = "updated" if record is not None else "added"
-            pending.append(_Pending(path, source, sha, doc.title, chunks, status))
+            pending.append(_Pending(path, source, sha, doc.title, chunks, status, _planted(chunks)))
             if sum(len(p.chunks) for p in pending) >= EMBED_GROUP:
                 report.files.extend(self._commit(pending))
                 pending = []
@@ -150,34 +204,76 @@ class Ingester:
         if progress:
             progress(len(files), len(files), "")
         if prune:
-            report.files.extend(self._prune(paths))
+            with self.lock.held():
+                report.files.extend(self._prune(paths))
         try:
-            self.index.sweep()
+            with self.lock.held():
+                self.index.sweep()
         except StoreError as exc:
             log.warning("could not sweep unused passages: %s", exc)
         return report
 
     def remove(self, source: str) -> bool:
         """Remove one document (by its stored source path) and its passages."""
-        removed = self.catalog.remove_file(source)
-        if removed:
-            self.index.sweep()
+        with self.lock.held():
+            removed = self.catalog.remove_file(source)
+            if removed:
+                self.index.sweep()
         return removed
+
+    def _without_vectors(self, records: Iterable[FileRecord]) -> set[str]:
+        """Passages of committed ``records`` that have no stored vector."""
+        try:
+            return self.index.missing_ids(c.id for r in records for c in r.chunks)
+        except StoreError:
+            return set()
+
+    def _check_text(self, chars: int) -> None:
+        limit = self.settings.max_text_mb * 1_000_000
+        if chars > limit:
+            raise LoaderError(
+                f"file yields {chars / 1e6:.1f} MB of text, over the "
+                f"{self.settings.max_text_mb:g} MB limit (setting BOT_MAX_TEXT_MB)"
+            )
+
+    def _check_passages(self, count: int) -> None:
+        if count > self.settings.max_passages_per_file:
+            raise LoaderError(
+                f"file makes {count:,} passages, over the limit of "
+                f"{self.settings.max_passages_per_file:,} (setting BOT_MAX_PASSAGES_PER_FILE)"
+            )
 
     def _commit(self, pending: list[_Pending]) -> list[FileReport]:
         if not pending:
             return []
         try:
             wanted = {c.id: c for p in pending for c in p.chunks}
+            # Embedding is the slow part: done before the lock, so other writers wait less.
             missing = self.index.missing_ids(wanted)
-            new = [wanted[cid] for cid in wanted if cid in missing]
-            vectors = self.embedder.embed_documents([c.text for c in new])
-            self.index.add_vectors(new, vectors)
+            vectors = self._embed([wanted[cid] for cid in wanted if cid in missing])
+            with self.lock.held():
+                # Another writer may have swept passages that were stored a moment ago.
+                gone = self.index.missing_ids(wanted) - set(vectors)
+                vectors.update(self._embed([wanted[cid] for cid in gone]))
+                missing |= gone
+                new = [wanted[cid] for cid in vectors]
+                self.index.add_vectors(new, [vectors[c.id] for c in new])
+                return self._publish(pending, missing)
         except Exception as exc:
             return [FileReport(p.source, "failed", message=_message(exc)) for p in pending]
+
+    def _embed(self, chunks: list[Chunk]) -> dict[str, list[float]]:
+        if not chunks:
+            return {}
+        vectors = self.embedder.embed_documents([c.text for c in chunks])
+        return {c.id: v for c, v in zip(chunks, vectors, strict=True)}
+
+    def _publish(self, pending: list[_Pending], missing: set[str]) -> list[FileReport]:
         embedded_by_file = _attribute(pending, missing)
         done = {
-            p.source: FileReport(p.source, p.status, len(p.chunks), embedded_by_file[p.source])
+            p.source: FileReport(
+                p.source, p.status, len(p.chunks), embedded_by_file[p.source], p.note
+            )
             for p in pending
         }
         try:
@@ -218,6 +314,17 @@ def _attribute(pending: list[_Pending], missing: set[str]) -> dict[str, int]:
         counted |= ids
         out[p.source] = len(ids)
     return out
+
+
+def _planted(chunks: Sequence[Chunk]) -> str:
+    """A warning naming how many passages hold instructions addressed to an AI reader."""
+    count = sum(1 for c in chunks if addresses_the_bot(c.text))
+    if not count:
+        return ""
+    return (
+        f"{count} passage(s) hold instructions addressed to an AI or to the bot; their "
+        "sentences are never quoted nor accepted as support"
+    )
 
 
 def _message(exc: BaseException) -> str:

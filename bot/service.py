@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from langchain_core.embeddings import Embeddings
 
 from bot.answer import Draft, ExtractiveAnswerer, check_reply, refusal
 from bot.conversation import Turn, condense
-from bot.guard import addresses_the_bot, clean_question, is_steering
+from bot.guard import addresses_the_bot, clean_question, is_steering, without_planted
 from bot.ingest import Ingester, Progress
 from bot.llm import NOT_IN_DOCUMENTS, LLMError, OpenAIChat
 from bot.models import Answer, IngestReport, Scored, SourceInfo
 from bot.retrieval import Retriever
 from bot.settings import Settings
 from bot.store import ChunkStore, Snapshot
+
+if TYPE_CHECKING:
+    from bot.retriever import BotRetriever
 
 Backend = Literal["extractive", "openai"]
 
@@ -73,6 +77,12 @@ class Bot:
         self.store.snapshot()
         self.embedder.embed_query("warm-up")
 
+    def as_retriever(self, k: int | None = None) -> BotRetriever:
+        """This bot's retrieval as a LangChain retriever (``k`` passages, default BOT_TOP_K)."""
+        from bot.retriever import BotRetriever
+
+        return BotRetriever(bot=self, k=k)
+
     # ----- questions -------------------------------------------------------------------
 
     def ask(
@@ -115,14 +125,7 @@ class Bot:
             return
         snap = self.store.snapshot()
         retrieved = self.retriever.retrieve(standalone, top_k, snap)
-        # Documents are data: a passage that tries to instruct the model is never evidence.
-        trusted = [s for s in retrieved if not addresses_the_bot(s.chunk.text)]
-        if len(trusted) < len(retrieved):
-            notes.append(
-                f"{len(retrieved) - len(trusted)} passage(s) were set aside: they hold "
-                "instructions addressed to the bot, not information."
-            )
-            retrieved = trusted
+        retrieved = _set_aside_planted(retrieved, notes)
         if backend == "openai" and self.chat is not None:
             draft = yield from self._generate(standalone, retrieved, snap, notes)
         else:
@@ -191,6 +194,27 @@ class Bot:
             latency_s=time.perf_counter() - started, confidence=draft.confidence,
             highlights=draft.highlights,
         )
+
+
+def _set_aside_planted(retrieved: list[Scored], notes: list[str]) -> list[Scored]:
+    """Documents are data: sentences that try to instruct the model are never evidence nor
+    shown to it. The rest of such a passage stays usable, unless the order cannot be cut out."""
+    trusted: list[Scored] = []
+    flagged = 0
+    for hit in retrieved:
+        if not addresses_the_bot(hit.chunk.text):
+            trusted.append(hit)
+            continue
+        flagged += 1
+        clean = without_planted(hit.chunk.text)
+        if clean is not None:
+            trusted.append(replace(hit, chunk=replace(hit.chunk, text=clean)))
+    if flagged:
+        notes.append(
+            f"Instructions addressed to the bot were set aside from {flagged} passage(s): "
+            "they are not information."
+        )
+    return trusted
 
 
 def build_bot(

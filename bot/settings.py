@@ -81,6 +81,18 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(
         default=50.0, gt=0, description="Files larger than this are refused at ingest."
     )
+    max_text_mb: float = Field(
+        default=20.0, gt=0, description="Most text, in MB, one file may yield once extracted; "
+        "a small compressed file (a .docx zip bomb) that expands beyond it is refused.",
+    )
+    max_passages_per_file: int = Field(
+        default=20000, ge=1, description="Most passages one file may be cut into; a file "
+        "that would make more is refused.",
+    )
+    write_lock_timeout: float = Field(
+        default=600.0, gt=0, description="Seconds a writer (ingest, upload, removal) waits "
+        "for another process writing to the same data directory before giving up.",
+    )
 
     # ----- retrieval -------------------------------------------------------------------
 
@@ -154,6 +166,10 @@ class Settings(BaseSettings):
         default=None,
         description="Shared password for the web app (any user name); unset means no login.",
     )
+    web_login_attempts: int = Field(
+        default=10, ge=1, description="Wrong web-login passwords allowed within a minute (all "
+        "clients together); past it, every attempt is refused until the minute has passed.",
+    )
     web_read_only: bool = Field(
         default=False,
         description="Hide uploads and document removal in the web app (asking still works).",
@@ -162,6 +178,20 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Example questions shown on an empty chat (a JSON list in the environment); "
         "none by default, since good examples depend on the documents.",
+    )
+
+    # ----- api -------------------------------------------------------------------------
+
+    api_host: str = Field(
+        default="127.0.0.1",
+        description="Address the HTTP API (`bot api`) binds to; 127.0.0.1 keeps it on this "
+        "machine, 0.0.0.0 exposes it to the network (set BOT_API_KEY first).",
+    )
+    api_port: int = Field(default=8080, ge=1, le=65535, description="Port of the HTTP API.")
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Bearer token every API request must carry (Authorization: Bearer ...); "
+        "unset means no authentication.",
     )
 
     # ----- slack -----------------------------------------------------------------------
@@ -204,6 +234,10 @@ class Settings(BaseSettings):
     slack_history_messages: int = Field(
         default=20, ge=0, le=200,
         description="Earlier messages of a Slack thread passed to the bot as the conversation.",
+    )
+    slack_max_body_kb: int = Field(
+        default=1024, ge=1, description="Largest Slack HTTP request body, in KB; larger "
+        "requests are refused before they are read.",
     )
     slack_workers: int = Field(
         default=4, ge=1, le=64, description="Slack questions answered at the same time."

@@ -7,15 +7,21 @@ Events API Request URL through Bolt's WSGI adapter.
 
 from __future__ import annotations
 
+import hmac
+import io
+import json
 import logging
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
+from hashlib import sha256
 from html import unescape
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from cachetools import LRUCache
@@ -49,6 +55,36 @@ Mode = Literal["socket", "http"]
 
 class SlackSetupError(RuntimeError):
     """Missing or rejected Slack credentials; the message says what to set."""
+
+
+# Slack token shapes (bot, user, app-level, refresh...), redacted wherever they show up.
+_TOKEN = re.compile(r"\b(?:xox[abposre]|xapp)-[A-Za-z0-9-]+")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with Slack tokens and the given secrets replaced by ``[redacted]``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return _TOKEN.sub("[redacted]", text)
+
+
+class Redactor(logging.Filter):
+    """Redacts tokens and secrets in log records, their arguments and tracebacks included:
+    the Slack API, or a proxy in front of it, may echo a token back in an error."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage(), self.secrets)
+        record.args = ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self.secrets)
+        return True
 
 
 class RecentEvents:
@@ -224,6 +260,11 @@ def _secret(value: Any) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
+def _secrets(settings: Settings) -> list[str]:
+    return [_secret(settings.slack_bot_token), _secret(settings.slack_app_token),
+            _secret(settings.slack_signing_secret)]
+
+
 def resolve_mode(settings: Settings) -> Mode:
     """Socket or HTTP mode from the settings; :class:`SlackSetupError` names what is missing."""
     if not _secret(settings.slack_bot_token):
@@ -302,11 +343,12 @@ def build_app(bot: Bot, settings: Settings, executor: Executor | None = None) ->
             ),
         )
     except BoltError as exc:
-        raise SlackSetupError(f"Slack did not accept SLACK_BOT_TOKEN: {exc}") from exc
+        raise SlackSetupError(redact(
+            f"Slack did not accept SLACK_BOT_TOKEN: {exc}", _secrets(settings))) from None
     except OSError as exc:
-        raise SlackSetupError(
-            f"cannot reach the Slack Web API at {settings.slack_api_url}: {exc}"
-        ) from exc
+        raise SlackSetupError(redact(
+            f"cannot reach the Slack Web API at {settings.slack_api_url}: {exc}",
+            _secrets(settings))) from None
     responder = Responder(bot, settings.slack_history_messages)
 
     @app.event("app_mention")
@@ -335,13 +377,90 @@ class _LoggingHandler(WSGIRequestHandler):
         log.debug("%s " + format, self.address_string(), *args)
 
 
-def make_http_server(app: App, host: str, port: int, path: str) -> WSGIServer:
-    """A threaded HTTP server for the Events API Request URL (Bolt's WSGI adapter)."""
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class RequestGate:
+    """Checks each Events API request before Bolt sees it: a bounded body read only after
+    its length is known, the Slack signature, UTF-8 and the payload's shape. A malformed
+    request gets 400 and an unsigned one 401, never a server error."""
+
+    def __init__(self, inner: WSGIApp, signing_secret: str, max_body: int) -> None:
+        self.inner = inner
+        self.secret = signing_secret.encode()
+        self.max_body = max_body
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        """The WSGI entry point."""
+        if environ.get("REQUEST_METHOD") != "POST":
+            return self.inner(environ, start_response)
+        raw = str(environ.get("CONTENT_LENGTH") or "0").strip()
+        if not raw.isdigit():
+            return _reply(start_response, 400, "bad Content-Length")
+        if int(raw) > self.max_body:
+            return _reply(start_response, 413, "request body too large")
+        body = environ["wsgi.input"].read(int(raw)) if int(raw) else b""
+        if not self._signed(environ, body):
+            return _reply(start_response, 401, "invalid signature")
+        problem = _malformed(body, str(environ.get("CONTENT_TYPE", "")))
+        if problem:
+            log.warning("refused a Slack request: %s", problem)
+            return _reply(start_response, 400, problem)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        try:
+            return self.inner(environ, start_response)
+        except Exception:
+            log.exception("could not handle a Slack request")
+            return _reply(start_response, 500, "internal error")
+
+    def _signed(self, environ: dict[str, Any], body: bytes) -> bool:
+        # Slack's v0 scheme: HMAC-SHA256 of "v0:{timestamp}:{body}", within five minutes.
+        timestamp = str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""))
+        signature = str(environ.get("HTTP_X_SLACK_SIGNATURE", ""))
+        if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > 300:
+            return False
+        digest = hmac.new(self.secret, b"v0:" + timestamp.encode() + b":" + body, sha256)
+        return hmac.compare_digest(f"v0={digest.hexdigest()}", signature)
+
+
+def _malformed(body: bytes, content_type: str) -> str:
+    """Why Bolt could not parse ``body``, or "" when it can."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "body is not UTF-8"
+    try:
+        if content_type.startswith("application/json"):
+            payload: Any = json.loads(text)
+        else:
+            form = parse_qs(text, strict_parsing=bool(text))
+            payload = json.loads(form["payload"][0]) if "payload" in form else form
+    except ValueError:
+        return "body is not valid JSON or form data"
+    return "" if isinstance(payload, dict) else "body is not a JSON object"
+
+
+def _reply(start_response: Callable[..., Any], status: int, text: str) -> list[bytes]:
+    reasons = {400: "Bad Request", 401: "Unauthorized", 413: "Payload Too Large",
+               500: "Internal Server Error"}
+    body = text.encode()
+    start_response(f"{status} {reasons[status]}", [
+        ("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def make_http_server(
+    app: App, host: str, port: int, path: str, max_body: int = 1024 * 1024
+) -> WSGIServer:
+    """A threaded HTTP server for the Events API Request URL (Bolt's WSGI adapter behind a
+    :class:`RequestGate`)."""
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+    gate = RequestGate(SlackRequestHandler(app, path), app._signing_secret or "", max_body)
     return make_server(
-        host, port, SlackRequestHandler(app, path),
-        server_class=_ThreadingWSGIServer, handler_class=_LoggingHandler,
+        host, port, gate, server_class=_ThreadingWSGIServer, handler_class=_LoggingHandler,
     )
 
 
@@ -370,6 +489,9 @@ def run(bot: Bot, settings: Settings) -> None:
     mode = resolve_mode(settings)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    redactor = Redactor(_secrets(settings))
+    for output in logging.getLogger().handlers:
+        output.addFilter(redactor)
     app = build_app(bot, settings)
     _get_ready(bot)
     if mode == "socket":
@@ -382,7 +504,8 @@ def run(bot: Bot, settings: Settings) -> None:
         finally:
             handler.close()
         return
-    server = make_http_server(app, settings.slack_host, settings.slack_port, settings.slack_path)
+    server = make_http_server(app, settings.slack_host, settings.slack_port, settings.slack_path,
+                              settings.slack_max_body_kb * 1024)
     log.info(
         "listening for Slack events on http://%s:%d%s", settings.slack_host,
         server.server_port, settings.slack_path,

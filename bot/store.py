@@ -10,7 +10,8 @@ behind by a crash are invisible until a later ingest sweeps them away.
 Every commit also writes a new generation stamp. Each process compares the stamp before
 answering and rebuilds its snapshot (passages plus BM25 index) when another process, or an
 earlier run, changed the store: the lexical side follows the vectors, whether they live in the
-embedded store or on a Chroma server.
+embedded store or on a Chroma server. The embedded store also keeps its vector index in
+memory, where other processes' writes do not show, so a new generation reopens it from disk.
 """
 
 from __future__ import annotations
@@ -134,8 +135,50 @@ def make_client(settings: Settings) -> Any:
                 f"{settings.chroma_port}: {exc}"
             ) from exc
     path = settings.data_dir / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (NotADirectoryError, FileExistsError) as exc:
+        raise StoreError(
+            f"the data folder {settings.data_dir} is not a folder (a file is in the way: "
+            f"{exc.filename}); set BOT_DATA_DIR to a folder"
+        ) from exc
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the data folder {path} ({exc.strerror}); set BOT_DATA_DIR to a "
+            "writable folder"
+        ) from exc
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as exc:
+        raise StoreError(f"cannot open the store in {path}: {explain(exc, path)}") from exc
+
+
+def explain(exc: BaseException, folder: object) -> str:
+    """What went wrong in the store, with the way out when there is a known one."""
+    detail = f"{type(exc).__name__}: {exc}"
+    text = str(exc).lower()
+    if "disk is full" in text or "no space left" in text or getattr(exc, "errno", 0) == 28:
+        return (f"{detail}; the disk is full: free some space, or set BOT_DATA_DIR to a "
+                "folder on another disk")
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return (f"{detail}; the store in {folder} is damaged: move that folder aside and "
+                "ingest the documents again (`bot doctor` checks a store that opens)")
+    return detail
+
+
+def _reopened(client: Any) -> Any:
+    """A new embedded client on ``client``'s folder, its vector index read from disk again.
+
+    Chroma keeps one system per folder per process and serves searches from that system's
+    in-memory index, which never sees what other processes added. Dropping the cached system
+    makes the new client load the index afresh; the old one stays up for searches in flight.
+    """
+    import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    settings = client.get_settings()
+    SharedSystemClient._identifier_to_system.pop(settings.persist_directory, None)
+    return chromadb.PersistentClient(path=settings.persist_directory, settings=settings)
 
 
 def _file_record_id(source: str) -> str:
@@ -146,7 +189,6 @@ class ChunkStore:
     """Chunks, vectors and the file catalog, with a snapshot for readers."""
 
     def __init__(self, client: Any, name: str) -> None:
-        self._client = client
         self.name = name
         self._lock = threading.RLock()
         self._snapshot = Snapshot()
@@ -155,16 +197,25 @@ class ChunkStore:
             f"{server.chroma_server_host}:{server.chroma_server_http_port}"
             if server.chroma_server_host else ""
         )
+        self._embedded = bool(server.is_persistent)
+        self._folder = server.persist_directory if self._embedded else self._server
+        self._open(client)
+
+    def _open(self, client: Any) -> None:
         try:
             self._chunks = client.get_or_create_collection(
-                name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+                self.name, metadata={"hnsw:space": "cosine"}, embedding_function=None
             )
             self._files = client.get_or_create_collection(
-                f"{name}__files", embedding_function=None
+                f"{self.name}__files", embedding_function=None
             )
             self._batch = int(client.get_max_batch_size())
         except Exception as exc:
-            raise StoreError(f"cannot open the Chroma collection {name!r}: {exc}") from exc
+            raise StoreError(
+                f"cannot open the Chroma collection {self.name!r}: "
+                f"{explain(exc, self._folder)}"
+            ) from exc
+        self._client = client
 
     # ----- reading -------------------------------------------------------------------
 
@@ -173,6 +224,8 @@ class ChunkStore:
         generation = self._generation()
         with self._lock:
             if generation != self._snapshot.generation or not self._snapshot.generation:
+                if self._embedded and self._snapshot.generation:
+                    self._open(_reopened(self._client))
                 self._snapshot = self._load_snapshot(generation)
             return self._snapshot
 
@@ -294,6 +347,42 @@ class ChunkStore:
             self._call(lambda b=batch: self._chunks.delete(ids=b))
         return len(orphans)
 
+    def records(self) -> list[FileRecord]:
+        """Every committed file record, read from the store."""
+        return self._all_records()
+
+    def stored(self, ids: Sequence[str] | None = None) -> dict[str, tuple[str, Any]]:
+        """Stored passages (all, or those of ``ids``) as ``id -> (text, vector or None)``."""
+        def read(batch: list[str] | None) -> None:
+            got = self._call(lambda: self._chunks.get(
+                ids=batch, include=["documents", "embeddings"]))
+            vectors = got.get("embeddings")
+            for i, cid in enumerate(got["ids"]):
+                vector = vectors[i] if vectors is not None else None
+                out[cid] = (got["documents"][i] or "", vector)
+
+        out: dict[str, tuple[str, Any]] = {}
+        if ids is None:
+            read(None)
+        else:
+            wanted = list(dict.fromkeys(ids))
+            for i in range(0, len(wanted), self._batch):
+                read(wanted[i:i + self._batch])
+        return out
+
+    def unfindable(self, vectors: dict[str, Sequence[float]], batch: int = 64) -> set[str]:
+        """Passages that a search with their own vector does not return: their vector is
+        stored but missing from the search index."""
+        ids = list(vectors)
+        lost: set[str] = set()
+        for i in range(0, len(ids), batch):
+            part = ids[i:i + batch]
+            got = self._call(lambda p=part: self._chunks.query(
+                query_embeddings=[list(vectors[c]) for c in p],
+                n_results=min(5, len(vectors)), include=[]))
+            lost.update(c for c, hits in zip(part, got["ids"], strict=True) if c not in hits)
+        return lost
+
     def vector_count(self) -> int:
         """Number of stored passage vectors (committed or not)."""
         return int(self._call(self._chunks.count))
@@ -315,7 +404,7 @@ class ChunkStore:
                     f"cannot reach the Chroma server at {self._server} "
                     f"({type(exc).__name__}: {exc}); is `chroma run` up?"
                 ) from exc
-            raise StoreError(f"vector store error: {type(exc).__name__}: {exc}") from exc
+            raise StoreError(f"vector store error: {explain(exc, self._folder)}") from exc
 
     def _generation(self) -> str:
         got = self._call(lambda: self._files.get(ids=[GENERATION_ID], include=["metadatas"]))

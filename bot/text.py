@@ -44,9 +44,43 @@ def starts_like_item(text: str) -> bool:
     return bool(_ITEM_START.match(text))
 
 
-@lru_cache(maxsize=8192)
+# pysbd's time grows with the square of its input (a 100 KB paragraph takes seconds), so
+# longer text is segmented in windows of about this many characters, cut where a sentence
+# surely ends: linear in the text, and the same sentences as one call for ordinary text.
+WINDOW = 4000
+_SAFE_CUT = re.compile(r"\n\s*\n|[.!?][\"')\]]*\s+(?=[A-Z])")
+
+
 def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     """Offsets ``(start, end)`` of each sentence of ``text``, trailing spaces excluded."""
+    if len(text) <= WINDOW:
+        return _window_spans(text)
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while start < len(text):
+        end = _cut(text, start)
+        spans += [(start + s, start + e) for s, e in _window_spans(text[start:end])]
+        start = end
+    return tuple(spans)
+
+
+def _cut(text: str, start: int) -> int:
+    """Where the window from ``start`` ends: after the last sure sentence end in its second
+    half, else at its last space, else (no space at all) at its full length."""
+    limit = start + WINDOW
+    if limit >= len(text):
+        return len(text)
+    last = None
+    for match in _SAFE_CUT.finditer(text, start + WINDOW // 2, limit):
+        last = match
+    if last is not None:
+        return last.end()
+    space = text.rfind(" ", start + WINDOW // 2, limit)
+    return space + 1 if space > 0 else limit
+
+
+@lru_cache(maxsize=8192)
+def _window_spans(text: str) -> tuple[tuple[int, int], ...]:
     spans: list[tuple[int, int]] = []
     pos = 0
     # A single line break inside a paragraph is a soft wrap (PDF and plain-text layouts), not

@@ -2,11 +2,13 @@
 
 A file that replaces an earlier upload of the same name keeps a backup of the old copy until
 the new one is ingested: a rejected or failed upload puts the old copy back, so the folder
-always holds what the index holds.
+always holds what the index holds. Only the session that uploaded a file replaces it: another
+session's different file of the same name is kept under a numbered name instead.
 """
 
 from __future__ import annotations
 
+import filecmp
 import re
 import shutil
 from collections.abc import Iterable, Sequence
@@ -58,6 +60,7 @@ class Outcome:
 class _Staged:
     path: Path
     backup: Path | None
+    asked_for: str = ""
 
     def keep(self) -> None:
         if self.backup is not None:
@@ -102,7 +105,11 @@ class Batch:
                 continue
             staged.keep()
             verb = _VERBS.get(result.status, result.status)
-            outcomes.append(Outcome(name, True, f"{name}: {verb} ({result.chunks} chunks)."))
+            renamed = (f" as {name}, since another file of that name is already indexed"
+                       if staged.asked_for else "")
+            shown = staged.asked_for or name
+            outcomes.append(Outcome(
+                shown, True, f"{shown}: {verb}{renamed} ({result.chunks} chunks)."))
         return outcomes
 
 
@@ -112,9 +119,12 @@ class UploadFolder:
     def __init__(self, folder: Path, max_mb: float) -> None:
         self.folder = folder
         self.max_mb = max_mb
+        # Which session uploaded each file name, while this process runs.
+        self._owners: dict[str, str] = {}
 
-    def stage(self, files: Iterable[Path]) -> Batch:
-        """Check each file and copy the acceptable ones in, under a safe name."""
+    def stage(self, files: Iterable[Path], session: str = "") -> Batch:
+        """Check each file and copy the acceptable ones in, under a safe name; a different
+        file of a name another session uploaded gets a numbered name."""
         batch = Batch()
         for src in files:
             name = safe_name(src.name)
@@ -130,14 +140,31 @@ class UploadFolder:
                     f"{name}: {size / 1e6:.1f} MB is over the upload limit of "
                     f"{self.max_mb:g} MB; nothing was changed.")))
                 continue
-            batch.staged.append(self._copy(src, name))
+            free = self._name_for(src, name, session)
+            staged = self._copy(src, free)
+            self._owners[free] = session
+            batch.staged.append(_Staged(staged.path, staged.backup, "" if free == name else name))
         return batch
+
+    def _name_for(self, src: Path, name: str, session: str) -> str:
+        """``name``, unless another session's different file already has it."""
+        target = self.folder / name
+        if not target.exists() or self._owners.get(name) == session:
+            return name
+        if filecmp.cmp(src, target, shallow=False):
+            return name
+        stem, suffix = Path(name).stem, Path(name).suffix
+        n = 2
+        while (self.folder / f"{stem} ({n}){suffix}").exists():
+            n += 1
+        return f"{stem} ({n}){suffix}"
 
     def discard(self, source: str) -> None:
         """Delete the uploaded copy of ``source``, when it is one of this folder's files."""
         path = Path(source)
         if path.parent == self.folder.resolve():
             path.unlink(missing_ok=True)
+            self._owners.pop(path.name, None)
 
     def _copy(self, src: Path, name: str) -> _Staged:
         # The old copy steps aside as a backup until the new version is ingested, and the

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,10 +190,13 @@ class ChatApp:
         return webview.documents_table(items), gr.update(choices=_choices(items), value=None)
 
     def upload(
-        self, files: list[str] | None, progress: gr.Progress = gr.Progress()  # noqa: B008
+        self, files: list[str] | None, request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> tuple[Any, ...]:
         """Check, store and ingest uploaded files, with a progress bar."""
-        batch = self.upload_folder.stage(Path(f) for f in files or [])
+        session = getattr(request, "session_hash", "") or ""
+        batch = self.upload_folder.stage((Path(f) for f in files or []), session)
+        _forget_uploads(files or [])
         lines: list[tuple[str, str]] = [("error", r.text) for r in batch.rejected]
         if not batch.staged:
             lines = lines or [("warn", "Choose one or more files first.")]
@@ -325,6 +331,42 @@ class ChatApp:
         return demo
 
 
+def _forget_uploads(files: list[str]) -> None:
+    """Delete Gradio's own copies of uploaded files once they are staged: its file route
+    would otherwise keep serving a document after it was removed from the index."""
+    cache = Path(gr.utils.get_upload_folder()).resolve()
+    for name in files:
+        path = Path(name).resolve()
+        if path.is_relative_to(cache):
+            path.unlink(missing_ok=True)
+
+
+class LoginGate:
+    """The shared-password check, refusing every attempt for the rest of a minute once
+    ``limit`` wrong passwords came in within it (Gradio's login hands over no address)."""
+
+    def __init__(self, secret: str, limit: int) -> None:
+        self.secret = secret.encode()
+        self.limit = limit
+        self._failures: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def __call__(self, _user: str, password: str) -> bool:
+        """True when ``password`` is right and attempts are not being refused."""
+        now = time.monotonic()
+        with self._lock:
+            while self._failures and now - self._failures[0] > 60:
+                self._failures.popleft()
+            if len(self._failures) >= self.limit:
+                log.warning("web login refused: %d wrong passwords within a minute",
+                            len(self._failures))
+                return False
+            ok = hmac.compare_digest(password.encode(), self.secret)
+            if not ok:
+                self._failures.append(now)
+            return ok
+
+
 def _example_text(data: gr.SelectData) -> str:
     value = data.value
     return str(value.get("text", "")) if isinstance(value, dict) else str(value)
@@ -356,8 +398,8 @@ def launch_options(settings: Settings) -> dict[str, Any]:
         "js": webview.JS,
     }
     if settings.web_password is not None:
-        secret = settings.web_password.get_secret_value().encode()
-        options["auth"] = lambda _user, password: hmac.compare_digest(password.encode(), secret)
+        options["auth"] = LoginGate(settings.web_password.get_secret_value(),
+                                    settings.web_login_attempts)
         options["auth_message"] = "This chat is protected by a shared password (any user name)."
     return options
 
