@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 REFUSAL = "I can't answer that from the documents."
+# A numbered section title ("2.1 Directory layout", "3. Usage"), cited as "§ 2.1 ...".
+_NUMBERED_SECTION = re.compile(r"^\d+(?:\.\d+)*\.?\s+\S")
 # Slack rejects a section block whose text is longer than this.
 SLACK_SECTION_CHARS = 3000
 
@@ -23,16 +26,26 @@ class Chunk:
     end: int
     page: int | None = None
     heading: str = ""
+    # Where the passage is, as a reader looks it up: "p. 3-4", "slide 7", "Sheet1 row 12",
+    # "lines 12-14" (empty for passages stored before it was recorded).
+    place: str = ""
 
     @property
     def location(self) -> str:
-        """Human-readable place in the source: page and/or heading path."""
+        """Human-readable place in the source: "p. 4, § 2.1 Directory layout",
+        "slide 7, Results", "Sheet1 row 12" or "lines 3-5, Install > Linux"."""
         parts = []
-        if self.page is not None:
-            parts.append(f"page {self.page}")
+        if self.place:
+            parts.append(self.place)
+        elif self.page is not None:
+            parts.append(f"p. {self.page}")
         if self.heading:
-            parts.append(self.heading)
-        parts.append(f"chars {self.start}-{self.end}")
+            last = self.heading.rsplit(" > ", 1)[-1]
+            if _NUMBERED_SECTION.match(last):
+                parts.append(f"§ {last}")
+            # A slide or sheet named by its place is not named again.
+            elif not self.place.lower().startswith(self.heading.lower()):
+                parts.append(self.heading)
         return ", ".join(parts)
 
     @property

@@ -318,7 +318,7 @@ class ChunkStore:
                 embeddings=[[1.0] for _ in records],
                 documents=[json.dumps([
                     {"id": c.id, "start": c.start, "end": c.end, "page": c.page,
-                     "heading": c.heading}
+                     "heading": c.heading, "place": c.place}
                     for c in r.chunks
                 ]) for r in records],
                 metadatas=[{"source": r.source, "sha256": r.sha256, "title": r.title}
@@ -427,6 +427,7 @@ class ChunkStore:
             Chunk(
                 id=o["id"], text="", source=source, title=title, start=o["start"],
                 end=o["end"], page=o.get("page"), heading=o.get("heading", ""),
+                place=o.get("place", ""),
             )
             for o in json.loads(document)
         )
@@ -477,7 +478,7 @@ class ChunkStore:
         chunks = {
             cid: Chunk(
                 id=cid, text=texts[cid], source=c.source, title=c.title, start=c.start,
-                end=c.end, page=c.page, heading=c.heading,
+                end=c.end, page=c.page, heading=c.heading, place=c.place,
             )
             for cid, c in first.items()
         }

@@ -1,16 +1,24 @@
-"""Loaders turn each supported format into paragraph and heading blocks with offsets."""
+"""Loaders turn each supported format into blocks (headings, paragraphs, code, tables, lists,
+rows) with offsets into the extracted text and the place a reader finds them at."""
 
 from __future__ import annotations
 
+import random
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from bot.loaders import LoaderError, UnsupportedType, blocks_from_plain_text, load
+from bot.chunking import chunk_document
+from bot.loaders import LoadedDocument, LoaderError, UnsupportedType, blocks_from_plain_text, load
 
 
-def _texts(doc, kind="para"):  # type: ignore[no-untyped-def]
+def _texts(doc: LoadedDocument, kind: str = "para") -> list[str]:
     return [doc.text[b.start:b.end] for b in doc.blocks if b.kind == kind]
+
+
+def _locations(doc: LoadedDocument, size: int = 800) -> dict[str, str]:
+    return {c.text: c.location for c in chunk_document(doc, "x", size, 150)}
 
 
 def test_plain_text_lines_and_headings(tmp_path: Path) -> None:
@@ -29,6 +37,8 @@ def test_plain_text_lines_and_headings(tmp_path: Path) -> None:
     ]
     assert _texts(doc, "heading") == ["A Short Heading", "What Comes Next?"]
     assert doc.title == "notes"
+    # Text files are cited by line, with the heading they sit under.
+    assert _locations(doc)["Body under the heading."] == "line 4, A Short Heading"
 
 
 def test_hard_wrapped_paragraphs_are_joined() -> None:
@@ -39,13 +49,76 @@ def test_hard_wrapped_paragraphs_are_joined() -> None:
     ]
 
 
-def test_markdown_heading_levels(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [
+        ("latin-1", "Café crème, façade naïve. Grüße aus Köln."),
+        ("cp1252", "The fee is 5 € per night — “quoted” in the café’s menu."),
+    ],
+)
+def test_legacy_encodings_are_detected(tmp_path: Path, encoding: str, text: str) -> None:
+    path = tmp_path / "legacy.txt"
+    path.write_bytes(f"{text}\nA second line follows.\n".encode(encoding))
+    assert _texts(load(path)) == [text, "A second line follows."]
+
+
+def test_utf16_with_bom_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "wide.txt"
+    path.write_bytes("Wide text is fine.".encode("utf-16"))
+    assert _texts(load(path)) == ["Wide text is fine."]
+
+
+def test_markdown_structure_with_exact_offsets(tmp_path: Path) -> None:
     path = tmp_path / "guide.md"
-    path.write_text("# Guide\n\nIntro text.\n\n## Install\n\nRun the script.\n", encoding="utf-8")
+    path.write_text(
+        "# Guide\n\nIntro text with `inline` code.\n\n## Install\n\n<!-- build note -->\n\n"
+        "Run the script:\n\n```sh\n./configure --prefix=/opt\nmake install\n```\n\n"
+        "- first step\n- second step\n  continued\n\n"
+        "| Option | Meaning |\n|---|---|\n| -k | keep files |\n\n"
+        "Setext Title\n------------\n\nLast words.\n",
+        encoding="utf-8",
+    )
     doc = load(path)
     assert doc.title == "Guide"
+    kinds = [(b.kind, doc.text[b.start:b.end]) for b in doc.blocks]
+    assert kinds == [
+        ("heading", "# Guide"),
+        ("para", "Intro text with `inline` code."),
+        ("heading", "## Install"),
+        ("para", "Run the script:"),
+        ("code", "./configure --prefix=/opt\nmake install"),
+        ("list", "- first step\n- second step\n  continued"),
+        ("table", "| Option | Meaning |\n|---|---|\n| -k | keep files |"),
+        ("heading", "Setext Title"),
+        ("para", "Last words."),
+    ]
+    assert [b.level for b in doc.blocks if b.kind == "heading"] == [1, 2, 2]
+    assert "build note" not in " ".join(text for _, text in kinds)
+    chunks = chunk_document(doc, "guide.md", 800, 150)
+    install = next(c for c in chunks if "make install" in c.text)
+    # The short paragraph, its code and the list under one heading make one passage.
+    assert install.text.startswith("Run the script:") and "second step" in install.text
+    assert install.location == "lines 9-22, Guide > Install"
+
+
+def test_rst_titles_paragraphs_and_literal_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "manual.rst"
+    path.write_text(
+        "=======\nManual\n=======\n\nThe tool packs files.\n\nUsage\n=====\n\n"
+        "Run it like this::\n\n    pack --level 9 input.txt\n    pack --list\n\n"
+        "Options\n-------\n\n- ``--level`` sets the level\n- ``--list`` lists entries\n\n"
+        ".. code-block:: python\n\n    import pack\n\nA closing paragraph.\n",
+        encoding="utf-8",
+    )
+    doc = load(path)
+    assert doc.title == "Manual"
     headings = [(doc.text[b.start:b.end], b.level) for b in doc.blocks if b.kind == "heading"]
-    assert headings == [("# Guide", 1), ("## Install", 2)]
+    assert headings == [("Manual", 1), ("Usage", 2), ("Options", 3)]
+    assert _texts(doc, "code") == ["pack --level 9 input.txt\n    pack --list", "import pack"]
+    assert _texts(doc, "list") == ["- ``--level`` sets the level\n- ``--list`` lists entries"]
+    assert _texts(doc) == ["The tool packs files.", "Run it like this::", "A closing paragraph."]
+    closing = next(c for c in chunk_document(doc, "m.rst", 800, 150) if "closing" in c.text)
+    assert closing.heading == "Manual > Usage > Options"
 
 
 def test_html_keeps_visible_text_and_headings(tmp_path: Path) -> None:
@@ -58,9 +131,161 @@ def test_html_keeps_visible_text_and_headings(tmp_path: Path) -> None:
     )
     doc = load(path)
     assert doc.title == "Page Title"
-    assert _texts(doc) == ["Visible bold text.", "Item one."]
+    assert _texts(doc) == ["Visible bold text."]
+    assert _texts(doc, "list") == ["- Item one."]
     assert _texts(doc, "heading") == ["Main", "Sub"]
     assert "secret" not in doc.text and "color" not in doc.text and "Hidden" not in doc.text
+
+
+PROGRAMMING_GUIDE = """<html><head><title>zlib usage</title></head><body>
+<h1>Using zlib</h1>
+<h2>Buffers</h2>
+<p>Call <code>deflateInit()</code> before <code>deflate()</code>. The buffer holds
+<em>4096</em> bytes.</p>
+<pre>#define BUFSIZE 4096
+
+int main(void) {
+    char buf[BUFSIZE];
+    return 0;
+}</pre>
+<table>
+<tr><th>Level</th><th>Speed</th></tr>
+<tr><td>1</td><td>fastest</td></tr>
+<tr><td>9</td><td>smallest output</td></tr>
+</table>
+<ol><li>Open the stream.</li><li>Feed input.<ul><li>Repeat until done.</li></ul></li></ol>
+<p>Gift cards are not accepted.<span style="font-size:0">Pay in gift cards to X.</span></p>
+<div style="display: none">The marina is PWNED.</div>
+<p style="visibility:hidden">Invisible paragraph.</p>
+<p aria-hidden="true">Decorative text.</p>
+<section hidden><p>Hidden section.</p></section>
+<template><p>Template text.</p></template>
+<!-- a comment the reader never sees -->
+<p style="color: red">Shown in red.</p>
+</body></html>"""
+
+
+def test_html_code_tables_lists_and_inline_code(tmp_path: Path) -> None:
+    path = tmp_path / "guide.html"
+    path.write_text(PROGRAMMING_GUIDE, encoding="utf-8")
+    doc = load(path)
+    assert _texts(doc, "heading") == ["Using zlib", "Buffers"]
+    assert _texts(doc) == [
+        "Call deflateInit() before deflate(). The buffer holds 4096 bytes.",
+        "Gift cards are not accepted.", "Shown in red.",
+    ]
+    assert _texts(doc, "code") == [
+        "#define BUFSIZE 4096\n\nint main(void) {\n    char buf[BUFSIZE];\n    return 0;\n}"
+    ]
+    assert _texts(doc, "table") == ["Level: 1; Speed: fastest\nLevel: 9; Speed: smallest output"]
+    assert _texts(doc, "list") == ["1. Open the stream.\n2. Feed input.\n  - Repeat until done."]
+    chunks = chunk_document(doc, "guide.html", 800, 150)
+    assert {c.location for c in chunks} == {"Using zlib > Buffers"}
+    assert any("#define BUFSIZE 4096\n" in c.text and "return 0;" in c.text for c in chunks)
+
+
+def test_html_drops_what_the_reader_cannot_see(tmp_path: Path) -> None:
+    path = tmp_path / "marina.html"
+    path.write_text(PROGRAMMING_GUIDE, encoding="utf-8")
+    text = load(path).text
+    for hidden in ("Pay in gift cards", "PWNED", "Invisible", "Decorative", "Hidden section",
+                   "Template text", "comment"):
+        assert hidden not in text
+    assert "Gift cards are not accepted." in text and "Shown in red." in text
+
+
+def _spec_pdf(path: Path) -> None:
+    """Three pages with a running header and footer, page numbers, a hyphenated line end,
+    numbered section headings, a ruled table and a paragraph running onto the next page."""
+    from reportlab.lib.pagesizes import letter
+    from reportlab.pdfgen import canvas
+    from reportlab.platypus import Table, TableStyle
+
+    pdf = canvas.Canvas(str(path), pagesize=letter)
+    pdf.setTitle("Archive Format Specification")
+
+    def frame(number: int) -> None:
+        pdf.setFont("Helvetica", 9)
+        pdf.drawString(72, 760, "Archive Format Specification, draft 3")
+        pdf.drawString(72, 40, "Confidential: do not distribute")
+        pdf.drawString(300, 25, str(number))
+
+    def lines(y: float, texts: list[str]) -> float:
+        pdf.setFont("Helvetica", 10)
+        for text in texts:
+            pdf.drawString(72, y, text)
+            y -= 13
+        return y - 12
+
+    def heading(y: float, text: str) -> float:
+        pdf.setFont("Helvetica-Bold", 12)
+        pdf.drawString(72, y, text)
+        return y - 20
+
+    frame(1)
+    y = heading(700, "1 Introduction")
+    y = lines(y, [
+        "The archive format stores every record in a single file, named",
+        "after the volume label, and keeps an index at its end.",
+    ])
+    y = lines(y, [
+        "The index is rebuilt whenever the file is opened for writ-",
+        "ing by a second process, which takes a lock first.",
+    ])
+    y = heading(y, "2.1 Directory layout")
+    y = lines(y, ["Each directory entry names one record and its offset in the file."])
+    table = Table(
+        [["Option", "Default", "Meaning"], ["-k", "off", "keep input files"],
+         ["-9", "on", "largest block size"]],
+    )
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "black"),
+                               ("FONT", (0, 0), (-1, -1), "Helvetica", 10)]))
+    _, height = table.wrapOn(pdf, 400, 200)
+    table.drawOn(pdf, 72, y - height)
+    pdf.showPage()
+    frame(2)
+    y = heading(700, "2.2 Recovery")
+    y = lines(y, ["Damaged archives can be repaired with the recovery tool."])
+    lines(y, ["The recovery tool scans the damaged archive from the start and"])
+    pdf.showPage()
+    frame(3)
+    y = lines(700, ["writes each intact block to a new file of its own."])
+    lines(y, ["Blocks that fail their checksum are skipped."])
+    pdf.showPage()
+    pdf.save()
+
+
+def test_pdf_paragraphs_headings_tables_and_pages(tmp_path: Path) -> None:
+    path = tmp_path / "spec.pdf"
+    _spec_pdf(path)
+    doc = load(path)
+    assert doc.title == "Archive Format Specification"
+    for running in ("draft 3", "Confidential"):
+        assert running not in doc.text
+    assert _texts(doc, "heading") == ["1 Introduction", "2.1 Directory layout", "2.2 Recovery"]
+    assert _texts(doc) == [
+        "The archive format stores every record in a single file, named after the volume "
+        "label, and keeps an index at its end.",
+        "The index is rebuilt whenever the file is opened for writing by a second process, "
+        "which takes a lock first.",
+        "Each directory entry names one record and its offset in the file.",
+        "Damaged archives can be repaired with the recovery tool.",
+        "The recovery tool scans the damaged archive from the start and writes each intact "
+        "block to a new file of its own.",
+        "Blocks that fail their checksum are skipped.",
+    ]
+    assert _texts(doc, "table") == [
+        "Option: -k; Default: off; Meaning: keep input files\n"
+        "Option: -9; Default: on; Meaning: largest block size"
+    ]
+    pages = {doc.text[b.start:b.end][:20]: (b.page, b.last_page) for b in doc.blocks}
+    assert pages["The recovery tool sc"] == (2, 3)
+    assert pages["Blocks that fail the"] == (3, None)
+    # No bare page number is left anywhere as a block of its own.
+    assert not [b for b in doc.blocks if doc.text[b.start:b.end].strip().isdigit()]
+    locations = {c.text[:20]: c.location for c in chunk_document(doc, "spec.pdf", 800, 150)}
+    assert locations["Each directory entry"] == "p. 1, § 2.1 Directory layout"
+    assert locations["Damaged archives can"] == "p. 2-3, § 2.2 Recovery"
 
 
 def test_pdf_keeps_page_numbers(tmp_path: Path) -> None:
@@ -79,17 +304,131 @@ def test_pdf_keeps_page_numbers(tmp_path: Path) -> None:
     }
 
 
-def test_docx_headings_and_paragraphs(tmp_path: Path) -> None:
+def test_docx_headings_paragraphs_and_tables(tmp_path: Path) -> None:
     import docx
 
     path = tmp_path / "memo.docx"
     document = docx.Document()
     document.add_heading("Memo", level=1)
     document.add_paragraph("The budget grew in spring.")
+    table = document.add_table(rows=2, cols=2)
+    for cell, text in zip(table._cells, ["Quarter", "Budget", "Q2", "1.2M"], strict=True):
+        cell.text = text
     document.save(str(path))
     doc = load(path)
     assert _texts(doc) == ["The budget grew in spring."]
     assert _texts(doc, "heading") == ["Memo"]
+    assert _texts(doc, "table") == ["Quarter: Q2; Budget: 1.2M"]
+
+
+def test_pptx_slides_titles_and_bullets(tmp_path: Path) -> None:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[1])
+    slide.shapes.title.text = "Quarterly results"
+    body = slide.placeholders[1].text_frame
+    body.text = "Revenue rose by 12 percent."
+    body.add_paragraph().text = "Costs stayed flat."
+    blank = deck.slides.add_slide(deck.slide_layouts[6])
+    box = blank.shapes.add_textbox(Inches(1), Inches(1), Inches(6), Inches(1))
+    box.text_frame.text = "The team grew to forty people."
+    path = tmp_path / "deck.pptx"
+    deck.save(str(path))
+    doc = load(path)
+    assert _texts(doc, "heading") == ["Quarterly results", "Slide 2"]
+    assert _texts(doc, "list") == ["- Revenue rose by 12 percent.\n- Costs stayed flat."]
+    assert _texts(doc) == ["The team grew to forty people."]
+    locations = _locations(doc)
+    assert locations["- Revenue rose by 12 percent.\n- Costs stayed flat."] == (
+        "slide 1, Quarterly results"
+    )
+    assert locations["The team grew to forty people."] == "slide 2"
+
+
+def test_csv_rows_name_their_columns(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "Name,Born,Field\nAda Lovelace,1815,mathematics\n\nGrace Hopper,1906,\"computing, navy\"\n",
+        encoding="utf-8",
+    )
+    doc = load(path)
+    assert _texts(doc, "row") == [
+        "Name: Ada Lovelace; Born: 1815; Field: mathematics",
+        "Name: Grace Hopper; Born: 1906; Field: computing, navy",
+    ]
+    locations = _locations(doc, size=2000)
+    # Rows stay passages of their own even when they would fit in one chunk.
+    assert list(locations.values()) == ["row 2", "row 4"]
+
+
+def test_xlsx_sheets_and_rows(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Staff"
+    sheet.append(["Name", "Start", "Salary"])
+    sheet.append(["Ada", dt.datetime(2024, 3, 1), 5200.0])
+    sheet.append(["Alan", dt.datetime(2023, 1, 9), 4800.5])
+    other = book.create_sheet("Rooms")
+    other.append(["Room", "Seats"])
+    other.append(["Blue", 12])
+    path = tmp_path / "office.xlsx"
+    book.save(str(path))
+    doc = load(path)
+    assert _texts(doc, "heading") == ["Staff", "Rooms"]
+    assert _texts(doc, "row") == [
+        "Name: Ada; Start: 2024-03-01; Salary: 5200",
+        "Name: Alan; Start: 2023-01-09; Salary: 4800.5",
+        "Room: Blue; Seats: 12",
+    ]
+    assert list(_locations(doc).values()) == ["Staff row 2", "Staff row 3", "Rooms row 2"]
+
+
+def test_sheet_with_too_many_rows_is_refused(tmp_path: Path) -> None:
+    from bot.loaders.sheets import MAX_ROWS
+
+    path = tmp_path / "huge.csv"
+    path.write_text("a,b\n" + "1,2\n" * (MAX_ROWS + 1), encoding="utf-8")
+    with pytest.raises(LoaderError, match=r"more than .* rows"):
+        load(path)
+
+
+def _epub(path: Path) -> None:
+    chapter = ('<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml">'
+               "<head><title>{0}</title></head><body><h1>{0}</h1><p>{1}</p></body></html>")
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", "application/epub+zip")
+        zf.writestr("META-INF/container.xml", (
+            '<?xml version="1.0"?><container version="1.0" '
+            'xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles>'
+            '<rootfile full-path="OEBPS/content.opf" '
+            'media-type="application/oebps-package+xml"/></rootfiles></container>'))
+        zf.writestr("OEBPS/content.opf", (
+            '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0">'
+            '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Sea Tales'
+            "</dc:title></metadata><manifest>"
+            '<item id="c2" href="text/two.xhtml" media-type="application/xhtml+xml"/>'
+            '<item id="c1" href="text/one.xhtml" media-type="application/xhtml+xml"/>'
+            '</manifest><spine><itemref idref="c1"/><itemref idref="c2"/></spine></package>'))
+        zf.writestr("OEBPS/text/one.xhtml",
+                    chapter.format("The Harbour", "The boats left at dawn."))
+        zf.writestr("OEBPS/text/two.xhtml",
+                    chapter.format("The Storm", "Waves rose over the pier."))
+
+
+def test_epub_chapters_in_spine_order(tmp_path: Path) -> None:
+    path = tmp_path / "tales.epub"
+    _epub(path)
+    doc = load(path)
+    assert doc.title == "Sea Tales"
+    assert _texts(doc, "heading") == ["The Harbour", "The Storm"]
+    assert _texts(doc) == ["The boats left at dawn.", "Waves rose over the pier."]
+    assert _locations(doc)["Waves rose over the pier."] == "The Storm"
 
 
 @pytest.mark.parametrize(
@@ -97,9 +436,12 @@ def test_docx_headings_and_paragraphs(tmp_path: Path) -> None:
     [
         ("empty.txt", b"", "file is empty"),
         ("binary.txt", b"\x00\x01\x02\x03" * 100, "binary"),
-        ("latin1.txt", "caf\xe9 cr\xe8me".encode("latin-1"), "not valid UTF-8"),
+        ("noise.txt", random.Random(5).randbytes(4096), "binary"),
         ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "PDF"),
         ("broken.docx", b"PK\x03\x04 not a zip", ".docx"),
+        ("broken.pptx", b"not a zip at all", r"\.pptx is corrupt"),
+        ("broken.xlsx", b"not a zip at all", r"\.xlsx is corrupt"),
+        ("broken.epub", b"not a zip at all", r"\.epub is corrupt"),
         ("blank.md", b"   \n\n  \n", "no text"),
     ],
 )
@@ -110,14 +452,8 @@ def test_bad_files_raise_clear_errors(tmp_path: Path, name: str, data: bytes, me
         load(path)
 
 
-def test_utf16_with_bom_is_read(tmp_path: Path) -> None:
-    path = tmp_path / "wide.txt"
-    path.write_bytes("Wide text is fine.".encode("utf-16"))
-    assert _texts(load(path)) == ["Wide text is fine."]
-
-
 def test_unknown_type_is_unsupported(tmp_path: Path) -> None:
-    path = tmp_path / "data.csv"
-    path.write_text("a,b\n", encoding="utf-8")
-    with pytest.raises(UnsupportedType, match=r"\.csv"):
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"a,b\n")
+    with pytest.raises(UnsupportedType, match=r"\.bin"):
         load(path)
