@@ -15,6 +15,8 @@ from bot.loaders.base import LAID_OUT
 from bot.models import Chunk
 from bot.text import normalize, sentence_spans
 
+# Longest repeated block that is merged anyway: a label, not a paragraph worth citing alone.
+_SCRAP = 80
 # What may lie between two merged blocks: space, and the fences of a Markdown code block.
 _SEPARATOR = re.compile(r"(?:\s|(?:`{3,}|~{3,})[\w+#.-]*)*")
 
@@ -70,7 +72,7 @@ def chunk_document(
         alone = block.kind == "row" or size > chunk_size or (
             # A repeated paragraph stays a chunk of its own; a repeated scrap ("Returns:
             # {string}") is no passage by itself and joins its neighbours.
-            size >= chunk_size // 4 and counts[normalize(doc.text[block.start:block.end])] > 1
+            size > _SCRAP and counts[normalize(doc.text[block.start:block.end])] > 1
         )
         if not alone and run and (
             block.end - run[0].start <= chunk_size

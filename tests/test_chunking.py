@@ -33,7 +33,8 @@ def test_headings_become_locations() -> None:
     chunks = chunk_document(doc, "a.txt", chunk_size=800, chunk_overlap=150)
     trade = next(c for c in chunks if "liquified natural gas" in c.text)
     assert trade.heading == "Addressing Trade Concerns"
-    assert "Addressing Trade Concerns" in trade.location
+    assert trade.location.endswith(", Addressing Trade Concerns")
+    assert trade.location.startswith("line")
 
 
 def test_long_paragraph_splits_between_sentences_with_overlap(tmp_path: Path) -> None:
@@ -56,3 +57,52 @@ def test_long_paragraph_splits_between_sentences_with_overlap(tmp_path: Path) ->
         assert b.start > a.start, "every piece advances"
     covered = "".join(doc.text[c.start:c.end] for c in chunks)
     assert all(s in covered for s in sentences)
+
+
+def _doc(tmp_path: Path, name: str, text: str):  # type: ignore[no-untyped-def]
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return load(path)
+
+
+def test_short_blocks_under_one_heading_are_merged(tmp_path: Path) -> None:
+    items = "".join(f"<p>Step {i} sets option number {i}.</p>" for i in range(40))
+    doc = _doc(tmp_path, "steps.html", f"<h1>Setup</h1>{items}<h1>Other</h1><p>Alone here.</p>")
+    chunks = chunk_document(doc, "steps.html", chunk_size=300, chunk_overlap=50)
+    setup = [c for c in chunks if c.heading == "Setup"]
+    # 40 paragraphs of ~28 characters fill about four chunks of 300, not forty.
+    assert 4 <= len(setup) <= 5
+    assert all(len(c.text) <= 300 and doc.text[c.start:c.end] == c.text for c in chunks)
+    assert [c.text for c in chunks if c.heading == "Other"] == ["Alone here."]
+    joined = " ".join(c.text for c in setup)
+    assert all(f"Step {i} sets" in joined for i in range(40))
+
+
+def test_repeated_paragraph_is_not_merged_with_neighbours(tmp_path: Path) -> None:
+    repeated = ("The harbour master keeps the tide tables for every pier of the bay, and the "
+                "tables are posted at the gate each morning before the first boats leave.")
+    text = (f"Harbour\n\nFirst short line here.\n\n{repeated}\n\nSecond short line.\n\n"
+            f"{repeated}\n\nThird short line.\n")
+    doc = _doc(tmp_path, "bay.txt", text)
+    chunks = chunk_document(doc, "bay.txt", chunk_size=800, chunk_overlap=150)
+    alone = [c for c in chunks if c.text == repeated]
+    assert len(alone) == 2 and alone[0].id == alone[1].id
+    assert not [c for c in chunks if repeated in c.text and c.text != repeated]
+
+
+def test_long_code_block_splits_only_between_lines(tmp_path: Path) -> None:
+    code = "\n".join(f"    value_{i} = compute({i}, scale=2)" for i in range(30))
+    doc = _doc(tmp_path, "code.md", f"# Code\n\n```python\ndef run():\n{code}\n```\n")
+    chunks = chunk_document(doc, "code.md", chunk_size=200, chunk_overlap=40)
+    assert len(chunks) > 3
+    lines = {ln.strip() for ln in code.splitlines()}
+    for c in chunks:
+        assert len(c.text) <= 200
+        assert all(ln.strip() in lines | {"def run():"} for ln in c.text.split("\n"))
+
+
+def test_locations_read_as_places_not_offsets(tmp_path: Path) -> None:
+    doc = _doc(tmp_path, "a.html", "<p>One paragraph.</p><p>Another paragraph here.</p>")
+    chunks = chunk_document(doc, "a.html", chunk_size=800, chunk_overlap=150)
+    assert [c.location for c in chunks] == ["paragraph 1"]
+    assert all("chars" not in c.location for c in chunks)

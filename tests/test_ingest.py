@@ -119,7 +119,8 @@ def test_failure_mid_file_keeps_the_previous_version(
     assert texts == ["The bridge is 310 metres long."]
     monkeypatch.undo()
     assert bot.ingest([folder]).count("updated") == 1
-    assert len(bot.store.snapshot().chunks) == 2
+    texts = [c.text for c in bot.store.snapshot().chunks.values()]
+    assert texts == ["The bridge is 310 metres long.\nIt opened to traffic in 1998."]
 
 
 def test_bad_files_fail_alone_and_nothing_stored_is_lost(
@@ -132,13 +133,13 @@ def test_bad_files_fail_alone_and_nothing_stored_is_lost(
     (folder / "empty.txt").write_bytes(b"")
     (folder / "binary.txt").write_bytes(bytes(range(256)) * 4)
     (folder / "bad.pdf").write_bytes(b"%PDF-1.7 truncated")
-    (folder / "table.csv").write_text("a,b\n", encoding="utf-8")
+    (folder / "table.numbers").write_text("a,b\n", encoding="utf-8")
     (folder / "good.md").write_text("# Good\n\nA new and valid note.\n", encoding="utf-8")
     report = bot.ingest([folder])
     failed = {Path(f.source).name: f.message for f in report.failed}
     assert set(failed) == {"empty.txt", "binary.txt", "bad.pdf"}
     assert "empty" in failed["empty.txt"] and "binary" in failed["binary.txt"]
-    assert [Path(f.source).name for f in report.files if f.status == "skipped"] == ["table.csv"]
+    assert [Path(f.source).name for f in report.files if f.status == "skipped"] == ["table.numbers"]
     assert report.count("added") == 1
     after = set(bot.store.snapshot().chunks)
     assert before < after

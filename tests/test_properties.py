@@ -50,7 +50,7 @@ def check_chunks(doc: LoadedDocument, chunks: list[Chunk], size: int) -> None:
     for block in doc.blocks:
         if block.kind != "para":
             continue
-        inside = [c for c in chunks if c.start >= block.start and c.end <= block.end]
+        inside = [c for c in chunks if c.start < block.end and c.end > block.start]
         covered = "".join(doc.text[c.start:c.end] for c in inside)
         for token in doc.text[block.start:block.end].split():
             assert token in covered or len(token) > size
