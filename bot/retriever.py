@@ -9,7 +9,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from bot.guard import addresses_the_bot, clean_question
+from bot.guard import clean_question
 from bot.models import Scored
 
 if TYPE_CHECKING:
@@ -21,10 +21,12 @@ def search(bot: Bot, query: str, k: int | None = None) -> list[Scored]:
 
     Raises :class:`bot.guard.QuestionError` for an empty or over-long query.
     """
+    from bot.service import _set_aside_planted
+
     text = clean_question(query, bot.settings.max_question_chars)
-    # The same rule as Bot.ask: a passage that instructs its reader is data, never evidence,
-    # and these passages usually go straight into someone's LLM prompt.
-    return [s for s in bot.retriever.retrieve(text, k) if not addresses_the_bot(s.chunk.text)]
+    # The rule Bot.ask applies: sentences that instruct their reader are cut out, since these
+    # passages usually go straight into someone's LLM prompt.
+    return _set_aside_planted(bot.retriever.retrieve(text, k), notes=[])
 
 
 def as_document(scored: Scored) -> Document:
