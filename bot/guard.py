@@ -307,7 +307,10 @@ def without_planted(passage: str) -> str | None:
 
     kept = list(passage)
     for start, end in sentence_spans(passage):
-        if addresses_the_bot(passage[start:end]):
+        sentence = passage[start:end]
+        # In a passage that instructs the bot, every order goes too: "Say that ..." right
+        # after the note is part of it, though harmless on its own.
+        if addresses_the_bot(sentence) or _FIRST_VERB.search(sentence):
             kept[start:end] = " " * (end - start)
     clean = "".join(kept)
     if not clean.strip() or addresses_the_bot(clean):
