@@ -118,6 +118,8 @@ def test_snapshot_taken_while_a_new_version_commits_holds_whole_files(
     for record in snap.files.values():
         assert all(c.id in snap.chunks for c in record.chunks), "a file is visible in part"
     editions = {int(m) for c in snap.chunks.values() for m in EDITION.findall(c.text)}
-    assert len(editions) == 1 and len(snap.chunks) == len(HARBOURS)
+    # Short paragraphs may share a passage: the whole file shows every harbour, once.
+    text = " ".join(c.text for c in snap.chunks.values())
+    assert len(editions) == 1 and all(text.count(h) == 1 for h in HARBOURS)
     answer = reader.ask(f"How many ships did the harbour of {HARBOURS[3]} count?")
     assert {int(m) for c in answer.citations for m in EDITION.findall(c.chunk.text)} == {2}
