@@ -24,7 +24,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.conversation import Turn
-from bot.guard import QuestionError
 from bot.models import Answer
 from bot.service import Bot
 from bot.settings import Settings
@@ -243,7 +242,7 @@ def _ask(bot: Bot, question: str, history: Sequence[Turn], **options: Any) -> An
     """``bot.ask``, with the errors a caller can cause as 4xx and an unreachable store as 503."""
     try:
         return bot.ask(question, history, **options)
-    except (QuestionError, ValueError) as exc:
+    except ValueError as exc:  # a QuestionError, or a backend that is not configured
         raise HTTPException(400, str(exc)) from exc
     except StoreError as exc:
         raise HTTPException(503, f"the document store is unavailable: {exc}") from exc

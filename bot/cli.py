@@ -201,7 +201,10 @@ def mcp() -> None:
     """Serve the documents to MCP clients over stdio (tools: ask, search)."""
     from bot.mcpserver import serve
 
-    serve(_bot(_settings()))
+    try:
+        serve(_bot(_settings()))
+    except StoreError as exc:
+        _fail(exc)
 
 
 @app.command()
