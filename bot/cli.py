@@ -6,13 +6,13 @@ import errno
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 
 from bot.guard import QuestionError
 from bot.service import Bot
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, SettingsError, load_settings, origins, unknown_variables
 from bot.store import StoreError
 
 app = typer.Typer(
@@ -29,11 +29,20 @@ def _fail(message: object, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+BackendChoice = Literal["extractive", "openai"]
+
+
 def _settings(**overrides: Any) -> Settings:
+    """Settings with the flags given; a typo'd ``BOT_*`` variable is a warning, a bad value
+    one line per variable and exit code 2."""
+    for warning in unknown_variables():
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)
     try:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
-    except Exception as exc:
-        _fail(f"invalid settings: {exc}", 2)
+    except SettingsError as exc:
+        for line in str(exc).splitlines():
+            typer.secho(f"error: invalid setting {line}", fg="red", err=True)
+        raise typer.Exit(2) from None
 
 
 def _bot(settings: Settings) -> Bot:
@@ -90,8 +99,9 @@ def ingest(
 def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    backend: Annotated[str | None, typer.Option(help="extractive or openai.")] = None,
-    top_k: Annotated[int | None, typer.Option(help="Passages to retrieve.")] = None,
+    backend: Annotated[BackendChoice | None, typer.Option(help="extractive or openai.")] = None,
+    top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Passages to retrieve.")]
+    = None,
 ) -> None:
     """Ask one question and print the cited answer."""
     bot = _bot(_settings(answer_backend=backend))
@@ -107,7 +117,7 @@ def ask(
 
 @app.command()
 def chat(
-    backend: Annotated[str | None, typer.Option(help="extractive or openai.")] = None,
+    backend: Annotated[BackendChoice | None, typer.Option(help="extractive or openai.")] = None,
 ) -> None:
     """A conversation in the terminal; follow-up questions use the earlier turns."""
     bot = _bot(_settings(answer_backend=backend))
@@ -152,6 +162,16 @@ def sources(
 
 
 @app.command()
+def config() -> None:
+    """Print the effective settings and where each came from (default, .env, environment)."""
+    _settings()
+    rows = origins()
+    width = max(len(r.variable) for r in rows)
+    for row in rows:
+        typer.echo(f"{row.variable:<{width}}  {row.value!s:<30}  {row.source}")
+
+
+@app.command()
 def remove(source: Annotated[Path, typer.Argument(help="A document's path, as ingested.")]) -> None:
     """Remove one document from the store."""
     bot = _bot(_settings())
@@ -163,7 +183,7 @@ def remove(source: Annotated[Path, typer.Argument(help="A document's path, as in
 @app.command()
 def web(
     host: Annotated[str | None, typer.Option(help="Bind address (BOT_WEB_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (BOT_WEB_PORT).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (BOT_WEB_PORT).")] = None,
 ) -> None:
     """Serve the browser chat (http://127.0.0.1:7860 by default)."""
     from bot.web import serve
@@ -183,7 +203,7 @@ def web(
 @app.command()
 def api(
     host: Annotated[str | None, typer.Option(help="Bind address (BOT_API_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (BOT_API_PORT).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (BOT_API_PORT).")] = None,
 ) -> None:
     """Serve the HTTP API: OpenAI-compatible /v1/chat/completions, /v1/ask, docs at /docs."""
     from bot.api import serve

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
+import annotated_types
+from dotenv import dotenv_values
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -46,7 +60,7 @@ class Settings(BaseSettings):
         description="Host of a Chroma server (`chroma run`); unset uses the embedded store.",
     )
     chroma_port: int = Field(
-        default=8000,
+        default=8000, ge=1, le=65535,
         validation_alias=_env("CHROMA_PORT"),
         description="Port of the Chroma server.",
     )
@@ -75,8 +89,8 @@ class Settings(BaseSettings):
         default=800, ge=100, description="Largest chunk, in characters, before splitting."
     )
     chunk_overlap: int = Field(
-        default=150, ge=0, description="Characters of trailing sentences repeated in the next "
-        "chunk when a long paragraph is split.",
+        default=150, ge=0, validate_default=True, description="Characters of trailing "
+        "sentences repeated in the next chunk when a long paragraph is split; below chunk_size.",
     )
     max_file_mb: float = Field(
         default=50.0, gt=0, description="Files larger than this are refused at ingest."
@@ -248,7 +262,7 @@ class Settings(BaseSettings):
     def _overlap_below_size(cls, v: int, info: ValidationInfo) -> int:
         size = info.data.get("chunk_size", 800)
         if v >= size:
-            raise ValueError(f"chunk_overlap ({v}) must be smaller than chunk_size ({size})")
+            raise ValueError(f"must be smaller than BOT_CHUNK_SIZE ({size})")
         return v
 
     @property
@@ -257,6 +271,150 @@ class Settings(BaseSettings):
         return bool(self.openai_base_url or self.openai_api_key)
 
 
+ENV_FILE = ".env"
+# Settings that were renamed: an old .env still naming them is told the new name.
+_RENAMED = {"BOT_MIN_ANSWER_SCORE": "BOT_MIN_CONFIDENCE (a probability from 0 to 1)"}
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message has one line per bad variable."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """A setting's effective value and where it came from."""
+
+    name: str
+    variable: str
+    value: str
+    source: Literal["default", ".env", "environment", "flag"]
+
+
+def variable_names(field: str) -> list[str]:
+    """The environment variables a field is read from, preferred first."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(choice) for choice in alias.choices]
+    return [f"BOT_{field.upper()}"]
+
+
+def _given(field: str, env: dict[str, str], dotenv: dict[str, str]) -> tuple[str, str, str] | None:
+    """(variable, raw value, source) of a field set in the environment or ``.env``."""
+    # pydantic-settings matches names case-insensitively; the environment beats .env.
+    for source, values in (("environment", env), (".env", dotenv)):
+        for name in variable_names(field):
+            if name in values:
+                return name, values[name], source
+    return None
+
+
+def _environment() -> dict[str, str]:
+    return {k.upper(): v for k, v in os.environ.items()}
+
+
+def _dotenv() -> dict[str, str]:
+    if not Path(ENV_FILE).is_file():
+        return {}
+    return {k.upper(): v or "" for k, v in dotenv_values(ENV_FILE).items()}
+
+
+def _expected(field: str) -> str:
+    """What a field accepts, in words, from its type and bounds."""
+    info = Settings.model_fields[field]
+    kind = str(info.annotation)
+    if field == "web_examples":
+        return 'a JSON list of strings, e.g. ["What is the notice period?"]'
+    if "Literal" in kind:
+        return "one of: " + ", ".join(re.findall(r"'([^']+)'", kind))
+    if info.annotation is bool:
+        return "true or false"
+    noun = "an integer" if info.annotation is int else "a number"
+    bounds = {type(m).__name__: getattr(m, type(m).__name__.lower()) for m in info.metadata
+              if isinstance(m, (annotated_types.Ge, annotated_types.Gt, annotated_types.Le))}
+    if "Ge" in bounds and "Le" in bounds:
+        return f"{noun} from {bounds['Ge']:g} to {bounds['Le']:g}"
+    words = [f">= {bounds['Ge']:g}" if "Ge" in bounds else "",
+             f"> {bounds['Gt']:g}" if "Gt" in bounds else "",
+             f"<= {bounds['Le']:g}" if "Le" in bounds else ""]
+    return " and ".join([noun + " " + w if i == 0 else w for i, w in
+                         enumerate(w for w in words if w)]) or noun
+
+
+def _problem(field: str, message: str | None, overrides: dict[str, object]) -> str:
+    """One line naming the variable, the value given and what is expected."""
+    given = None if field in overrides else _given(field, _environment(), _dotenv())
+    if field in overrides:
+        name, value, where = field, str(overrides[field]), ""
+    elif given is None:
+        name, value = variable_names(field)[0], str(Settings.model_fields[field].default)
+        where = " (default)"
+    else:
+        name, value, where = given[0], given[1], f" (from {given[2]})"
+    if "SecretStr" in str(Settings.model_fields[field].annotation):
+        value = "****"
+    return f"{name}={value!r}{where}: {message or 'expected ' + _expected(field)}"
+
+
+def _field_of(loc: str) -> str:
+    """The field an error location names: a field, or an alias such as ``CHROMA_PORT``."""
+    for field in Settings.model_fields:
+        if loc == field or loc in variable_names(field):
+            return field
+    return ""
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment and ``.env``; keyword overrides win."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read settings from the environment and ``.env``; keyword overrides win.
+
+    Raises :class:`SettingsError` naming each bad variable, its value and what it accepts.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = _field_of(str(err["loc"][0])) if err["loc"] else ""
+            if not field:
+                lines.append(str(err["msg"]))
+                continue
+            custom = str(err["ctx"]["error"]) if err["type"] == "value_error" else None
+            lines.append(_problem(field, custom, overrides))
+        raise SettingsError("\n".join(lines)) from None
+    except SourceError as exc:
+        # A JSON-typed setting (BOT_WEB_EXAMPLES) that is not JSON fails while being read.
+        match = re.search(r'field "(\w+)"', str(exc))
+        if match is None or match.group(1) not in Settings.model_fields:
+            raise SettingsError(str(exc)) from None
+        raise SettingsError(_problem(match.group(1), None, overrides)) from None
+
+
+def unknown_variables() -> list[str]:
+    """Warnings for ``BOT_*`` variables (environment or ``.env``) that no setting reads."""
+    known = {name for field in Settings.model_fields for name in variable_names(field)}
+    warnings = []
+    for source, values in (("environment", _environment()), (".env", _dotenv())):
+        for name in sorted(values):
+            if not name.startswith("BOT_") or name in known:
+                continue
+            close = [_RENAMED[name]] if name in _RENAMED else difflib.get_close_matches(
+                name, sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            warnings.append(f"{name} (in the {source}) is not a setting and is ignored{hint}")
+    return warnings
+
+
+def origins(**overrides: object) -> list[Origin]:
+    """Every effective setting with the variable that sets it and where its value came from;
+    secrets are shown as ``****``."""
+    settings = load_settings(**overrides)
+    env, dotenv = _environment(), _dotenv()
+    rows = []
+    for field in Settings.model_fields:
+        value: Any = getattr(settings, field)
+        shown = "****" if isinstance(value, SecretStr) else (
+            "" if value is None else str(value))
+        given = _given(field, env, dotenv)
+        source: Literal["default", ".env", "environment", "flag"] = (
+            "flag" if field in overrides else given[2] if given else "default")  # type: ignore[assignment]
+        rows.append(Origin(field, variable_names(field)[0], shown, source))
+    return rows

@@ -59,11 +59,67 @@ def test_empty_question_is_a_clear_error(runner: CliRunner) -> None:
     assert "the question is empty" in result.output
 
 
-def test_invalid_setting_is_reported(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BOT_TOP_K", "zero")
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    ("BOT_TOP_K", "abc", "expected an integer from 1 to 50"),
+    ("BOT_TOP_K", "0", "expected an integer from 1 to 50"),
+    ("BOT_MIN_CONFIDENCE", "7", "expected a number from 0 to 1"),
+    ("BOT_CHUNK_OVERLAP", "900", "must be smaller than BOT_CHUNK_SIZE (800)"),
+    ("BOT_WEB_EXAMPLES", "notjson", "expected a JSON list of strings"),
+    ("BOT_RETRIEVAL_MODE", "fuzzy", "expected one of: hybrid, dense, lexical"),
+])
+def test_a_bad_setting_is_one_line_naming_the_variable(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
     result = runner.invoke(app, ["sources"])
     assert result.exit_code == 2
-    assert "invalid settings" in result.output and "top_k" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert result.output.startswith(
+        f"error: invalid setting {variable}={value!r} (from environment): {expected}")
+    assert "pydantic" not in result.output
+
+
+def test_a_bad_setting_in_dotenv_says_so(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("BOT_CHUNK_SIZE=120\n")
+    result = runner.invoke(app, ["sources"])
+    assert result.exit_code == 2
+    assert "BOT_CHUNK_OVERLAP='150' (default): must be smaller than BOT_CHUNK_SIZE (120)" \
+        in result.output
+
+
+def test_unknown_variables_get_a_suggestion(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BOT_TOPK", "3")
+    (tmp_path / ".env").write_text("BOT_MIN_ANSWER_SCORE=7\n")
+    result = runner.invoke(app, ["sources"])
+    assert result.exit_code == 0, result.output
+    assert "BOT_TOPK (in the environment) is not a setting and is ignored; did you mean " \
+        "BOT_TOP_K?" in result.output
+    assert "BOT_MIN_ANSWER_SCORE (in the .env) is not a setting" in result.output
+    assert "did you mean BOT_MIN_CONFIDENCE" in result.output
+
+
+def test_top_k_flag_below_one_is_refused(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["ask", "--top-k", "0", "anything"])
+    assert result.exit_code == 2
+    assert "--top-k" in result.output
+
+
+def test_config_shows_values_and_where_they_came_from(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BOT_TOP_K", "7")
+    monkeypatch.setenv("BOT_API_KEY", "s3cret-token")
+    (tmp_path / ".env").write_text("BOT_RETRIEVAL_MODE=dense\n")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split()[1:] for line in result.output.splitlines()}
+    assert rows["BOT_TOP_K"] == ["7", "environment"]
+    assert rows["BOT_RETRIEVAL_MODE"] == ["dense", ".env"]
+    assert rows["BOT_CHUNK_SIZE"] == ["800", "default"]
+    assert rows["BOT_API_KEY"] == ["****", "environment"]
+    assert "s3cret" not in result.output
 
 
 def test_chat_keeps_the_conversation(runner: CliRunner, docs: Path) -> None:
