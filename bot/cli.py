@@ -91,6 +91,13 @@ def ingest(
                 if f.message:
                     typer.secho(f"warning: {f.source}: {f.message}", fg="yellow", err=True)
         typer.echo(report.summary())
+        for hint in report.hints():
+            typer.secho(f"hint: {hint}", fg="yellow", err=True)
+    if report.nothing_ingestible:
+        from bot.loaders import SUPPORTED_SUFFIXES
+
+        _fail("nothing was ingested: no file under the given paths could be read "
+              f"(supported: {' '.join(SUPPORTED_SUFFIXES)})")
     if report.failed:
         raise typer.Exit(1)
 
@@ -172,12 +179,17 @@ def config() -> None:
 
 
 @app.command()
-def remove(source: Annotated[Path, typer.Argument(help="A document's path, as ingested.")]) -> None:
+def remove(source: Annotated[str, typer.Argument(
+        help="A document as `bot sources` shows it: its name, or a path.")]) -> None:
     """Remove one document from the store."""
     bot = _bot(_settings())
-    if not bot.remove(str(source.resolve())):
-        _fail(f"{source} is not indexed")
-    typer.echo(f"removed: {source}")
+    found = bot.find_sources(source)
+    if len(found) > 1:
+        _fail(f"{source} names {len(found)} documents; give more of the path: "
+              + ", ".join(found))
+    if not found or not bot.remove(found[0]):
+        _fail(f"{source} is not indexed (`bot sources` lists what is)")
+    typer.echo(f"removed: {found[0]}")
 
 
 @app.command()

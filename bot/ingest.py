@@ -24,8 +24,8 @@ from langchain_core.embeddings import Embeddings
 
 from bot.chunking import chunk_document
 from bot.guard import addresses_the_bot
-from bot.loaders import SUPPORTED_SUFFIXES, LoaderError, UnsupportedType, load
-from bot.models import Chunk, FileReport, IngestReport
+from bot.loaders import SUPPORTED_SUFFIXES, EmptyFile, LoaderError, UnsupportedType, load
+from bot.models import Chunk, FileReport, IngestReport, SourceInfo
 from bot.settings import Settings
 from bot.store import FileCatalog, FileRecord, StoreError, VectorIndex
 from bot.writelock import WriteLock
@@ -186,7 +186,8 @@ class Ingester:
                     doc, source, self.settings.chunk_size, self.settings.chunk_overlap
                 )
                 self._check_passages(len(chunks))
-            except UnsupportedType as exc:
+            except (UnsupportedType, EmptyFile) as exc:
+                # Nothing to read is no failure; a stored version of the file stays as it was.
                 report.files.append(FileReport(source, "skipped", message=str(exc)))
                 continue
             except (LoaderError, OSError) as exc:
@@ -206,6 +207,8 @@ class Ingester:
         if prune:
             with self.lock.held():
                 report.files.extend(self._prune(paths))
+        else:
+            report.gone = self._gone(paths)
         try:
             with self.lock.held():
                 self.index.sweep()
@@ -294,14 +297,32 @@ class Ingester:
             reports.append(done[p.source])
         return reports
 
+    def _stale(self, paths: Sequence[Path | str]) -> dict[str, list[SourceInfo]]:
+        """Stored files under each of ``paths`` (keyed as given) that no longer exist."""
+        infos = self.catalog.sources()
+        stale = {}
+        for path in paths:
+            root = Path(path).resolve()
+            stale[str(path)] = [
+                i for i in infos
+                if Path(i.source).is_relative_to(root) and not Path(i.source).exists()
+            ]
+        return stale
+
+    def _gone(self, paths: Sequence[Path | str]) -> dict[str, int]:
+        folders = [p for p in paths if Path(p).is_dir()]
+        try:
+            return {path: len(infos) for path, infos in self._stale(folders).items() if infos}
+        except StoreError:
+            return {}  # only a hint: the ingest itself went through
+
     def _prune(self, paths: Sequence[Path | str]) -> list[FileReport]:
-        roots = [Path(p).resolve() for p in paths]
         reports = []
-        for info in self.catalog.sources():
-            src = Path(info.source)
-            under = any(src == r or src.is_relative_to(r) for r in roots)
-            if under and not src.exists() and self.catalog.remove_file(info.source):
+        seen: set[str] = set()
+        for info in (i for infos in self._stale(paths).values() for i in infos):
+            if info.source not in seen and self.catalog.remove_file(info.source):
                 reports.append(FileReport(info.source, "removed", info.chunks))
+            seen.add(info.source)
         return reports
 
 

@@ -195,6 +195,24 @@ class IngestReport:
     """Summary of an ingest run."""
 
     files: list[FileReport] = field(default_factory=list)
+    # Ingested folder (as given) -> stored files under it that no longer exist (not pruned).
+    gone: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def nothing_ingestible(self) -> bool:
+        """True when no file was added, updated, kept or removed: only skips and failures."""
+        return not any(
+            f.status in {"added", "updated", "unchanged", "removed"} for f in self.files
+        )
+
+    def hints(self) -> list[str]:
+        """What to do next, for the terminal: stored files whose originals are gone."""
+        return [
+            f"{n} stored file{'s' if n > 1 else ''} no longer exist{'' if n > 1 else 's'} "
+            f"under {folder}; `bot ingest {folder} --prune` drops "
+            f"{'them' if n > 1 else 'it'}"
+            for folder, n in self.gone.items() if n
+        ]
 
     def count(self, status: str) -> int:
         """Number of files that ended with ``status``."""
@@ -221,7 +239,8 @@ class IngestReport:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"files": [asdict(f) for f in self.files], "summary": self.summary()}
+        return {"files": [asdict(f) for f in self.files], "gone": self.gone,
+                "summary": self.summary()}
 
 
 @dataclass(frozen=True)

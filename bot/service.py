@@ -71,6 +71,16 @@ class Bot:
         """The documents in the store."""
         return self.store.sources()
 
+    def find_sources(self, name: str) -> list[str]:
+        """Stored sources ``name`` designates: a path (absolute, or from the working folder),
+        else the end of stored paths as the bot shows them ("setup.md", "guides/setup.md")."""
+        stored = [s.source for s in self.sources()]
+        exact = str(Path(name).expanduser().resolve())
+        if exact in stored:
+            return [exact]
+        parts = Path(name).parts
+        return [s for s in stored if parts and Path(s).parts[-len(parts):] == parts]
+
     def warm_up(self) -> None:
         """Load the store's snapshot and the embedding model now, so the first question
         does not pay for them; asks nothing."""

@@ -46,11 +46,66 @@ def test_ingest_ask_json_and_sources(runner: CliRunner, docs: Path) -> None:
 
 
 def test_failed_files_give_a_summary_and_non_zero_exit(runner: CliRunner, docs: Path) -> None:
-    (docs / "empty.txt").write_bytes(b"")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     result = runner.invoke(app, ["ingest", str(docs)])
     assert result.exit_code == 1
-    assert "failed:" in result.output and "empty.txt: file is empty" in result.output
+    assert "failed:" in result.output and "broken.pdf:" in result.output
     assert "1 added, 1 failed" in result.output
+
+
+def test_empty_file_is_skipped_with_a_reason(runner: CliRunner, docs: Path) -> None:
+    (docs / "empty.txt").write_bytes(b"")
+    result = runner.invoke(app, ["ingest", str(docs)])
+    assert result.exit_code == 0, result.output
+    assert "skipped:" in result.output and "empty.txt: empty file" in result.output
+    assert "1 added, 1 skipped" in result.output
+
+
+def test_nothing_ingestible_exits_non_zero(runner: CliRunner, tmp_path: Path) -> None:
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "image.png").write_bytes(b"\x89PNG")
+    result = runner.invoke(app, ["ingest", str(folder)])
+    assert result.exit_code == 1
+    assert "2 skipped; 0 chunks embedded" in result.output
+    assert "error: nothing was ingested: no file under the given paths could be read" \
+        in result.output
+
+
+def test_remove_by_the_name_the_bot_shows(runner: CliRunner, docs: Path) -> None:
+    (docs / "sub").mkdir()
+    (docs / "sub" / "us-japan-alliance.txt").write_text("The Kelvarn harbour opened in 1911.\n")
+    (docs / "other.md").write_text("# Other\n\nThe Dunmoret bridge is 300 metres long.\n")
+    assert runner.invoke(app, ["ingest", str(docs)]).exit_code == 0
+
+    ambiguous = runner.invoke(app, ["remove", "us-japan-alliance.txt"])
+    assert ambiguous.exit_code == 1
+    assert "names 2 documents" in ambiguous.output and "sub" in ambiguous.output
+
+    assert runner.invoke(app, ["remove", "other.md"]).exit_code == 0
+    assert runner.invoke(app, ["remove", "sub/us-japan-alliance.txt"]).exit_code == 0
+    listed = runner.invoke(app, ["sources"]).output
+    assert "other.md" not in listed and "sub" not in listed
+    assert "us-japan-alliance.txt" in listed
+    missing = runner.invoke(app, ["remove", "other.md"])
+    assert missing.exit_code == 1 and "other.md is not indexed" in missing.output
+
+
+def test_ingest_hints_at_prune_for_files_gone_from_the_folder(
+    runner: CliRunner, docs: Path
+) -> None:
+    (docs / "a.md").write_text("# A\n\nThe Ossavel mill grinds barley.\n")
+    (docs / "b.md").write_text("# B\n\nThe Tirrowan ferry runs hourly.\n")
+    assert runner.invoke(app, ["ingest", str(docs)]).exit_code == 0
+    (docs / "a.md").unlink()
+    (docs / "b.md").unlink()
+    result = runner.invoke(app, ["ingest", str(docs)])
+    assert result.exit_code == 0, result.output
+    assert f"hint: 2 stored files no longer exist under {docs}; `bot ingest {docs} --prune` " \
+        "drops them" in result.output
+    pruned = runner.invoke(app, ["ingest", str(docs), "--prune"])
+    assert "2 removed" in pruned.output and "hint:" not in pruned.output
 
 
 def test_empty_question_is_a_clear_error(runner: CliRunner) -> None:

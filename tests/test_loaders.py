@@ -434,7 +434,7 @@ def test_epub_chapters_in_spine_order(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "data", "message"),
     [
-        ("empty.txt", b"", "file is empty"),
+        ("empty.txt", b"", "empty file"),
         ("binary.txt", b"\x00\x01\x02\x03" * 100, "binary"),
         ("noise.txt", random.Random(5).randbytes(4096), "binary"),
         ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "PDF"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.loaders.base import Block, LoadedDocument, LoaderError, UnsupportedType
+from bot.loaders.base import Block, EmptyFile, LoadedDocument, LoaderError, UnsupportedType
 from bot.loaders.docx import read_docx
 from bot.loaders.epub import read_epub
 from bot.loaders.html import read_html
@@ -18,8 +18,8 @@ from bot.loaders.rst import read_rst
 from bot.loaders.sheets import read_csv, read_xlsx
 
 __all__ = [
-    "SUPPORTED_SUFFIXES", "Block", "LoadedDocument", "LoaderError", "UnsupportedType",
-    "blocks_from_plain_text", "decode_text", "load",
+    "SUPPORTED_SUFFIXES", "Block", "EmptyFile", "LoadedDocument", "LoaderError",
+    "UnsupportedType", "blocks_from_plain_text", "decode_text", "load",
 ]
 
 _READERS: dict[str, Callable[[Path], LoadedDocument]] = {
@@ -51,7 +51,7 @@ def load(path: Path, max_bytes: int | None = None) -> LoadedDocument:
     except OSError as exc:
         raise LoaderError(f"cannot read file: {exc.strerror}") from exc
     if size == 0:
-        raise LoaderError("file is empty")
+        raise EmptyFile("empty file")
     if max_bytes is not None and size > max_bytes:
         raise LoaderError(
             f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit "

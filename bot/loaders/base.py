@@ -24,6 +24,10 @@ class UnsupportedType(LoaderError):
     """A file whose type the bot does not read."""
 
 
+class EmptyFile(LoaderError):
+    """A file of zero bytes: nothing to read, so it is skipped rather than failed."""
+
+
 @dataclass(frozen=True)
 class Block:
     """A paragraph, heading, code block, table, list or row: ``text == doc.text[start:end]``.
