@@ -13,7 +13,6 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict
 from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
@@ -305,7 +304,7 @@ def build_app(bot: Bot, settings: Settings) -> FastAPI:
     def sources() -> dict[str, Any]:
         """The indexed documents."""
         try:
-            return {"sources": [asdict(s) for s in bot.sources()]}
+            return {"sources": [s.as_dict() for s in bot.sources()]}
         except StoreError as exc:
             raise HTTPException(503, f"the document store is unavailable: {exc}") from exc
 

@@ -160,12 +160,12 @@ def sources(
     bot = _bot(_settings())
     items = bot.sources()
     if as_json:
-        typer.echo(json.dumps([s.__dict__ for s in items], indent=2))
+        typer.echo(json.dumps([s.as_dict() for s in items], indent=2))
         return
     if not items:
         typer.echo("No documents indexed yet. Run: bot ingest PATH")
     for s in items:
-        typer.echo(f"{s.chunks:5d} chunks  {s.source}")
+        typer.echo(f"{s.chunks:5d} chunks  {s.name}")
 
 
 @app.command()

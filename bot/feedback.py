@@ -131,7 +131,9 @@ class FeedbackStore:
                     turn_id, now, now, session, vote, answer.question,
                     answer.standalone_question, json.dumps(turns, ensure_ascii=False),
                     answer.text, int(answer.refused),
-                    json.dumps([c.as_dict() for c in answer.citations], ensure_ascii=False),
+                    # The stored key, not the shown name: an exported case must find the file.
+                    json.dumps([c.as_dict(c.chunk.source) for c in answer.citations],
+                               ensure_ascii=False),
                     answer.backend,
                 ),
             )

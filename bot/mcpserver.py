@@ -33,16 +33,18 @@ def answer_result(answer: Answer) -> CallToolResult:
         content=[TextContent(type="text", text=answer.as_markdown())],
         structured_content={
             "answer": answer.text, "refused": answer.refused,
-            "citations": [c.as_dict() for c in answer.citations], "notes": list(answer.notes),
+            "citations": [c.as_dict(answer.name(c.chunk)) for c in answer.citations],
+            "notes": list(answer.notes),
         },
     )
 
 
-def passages_result(passages: list[Scored]) -> CallToolResult:
-    """Numbered passages with where they come from and their retrieval score."""
+def passages_result(passages: list[Scored], names: dict[str, str]) -> CallToolResult:
+    """Numbered passages with where they come from (``names``: stored source -> shown name)
+    and their retrieval score."""
     items: list[dict[str, Any]] = [
-        {"id": s.chunk.id, "source": s.chunk.source, "location": s.chunk.location,
-         "score": round(s.score, 6), "text": s.chunk.text}
+        {"id": s.chunk.id, "source": names.get(s.chunk.source) or s.chunk.source_name,
+         "location": s.chunk.location, "score": round(s.score, 6), "text": s.chunk.text}
         for s in passages
     ]
     text = "\n\n".join(
@@ -77,7 +79,8 @@ def build_server(bot: Bot) -> MCPServer:
         """Find the passages of the documents that best match a query (hybrid dense and
         keyword search), with each one's source, location and score."""
         try:
-            return passages_result(search_passages(bot, query, k))
+            names = {s.source: s.name for s in bot.sources()}
+            return passages_result(search_passages(bot, query, k), names)
         except (QuestionError, StoreError) as exc:
             raise ToolError(str(exc)) from exc
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,10 +74,10 @@ class Citation:
     chunk: Chunk
     quote: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+    def as_dict(self, name: str = "") -> dict[str, Any]:
+        """JSON-ready form; ``source`` is ``name`` (the shown name) when given."""
         return {
-            "n": self.n, "id": self.chunk.id, "source": self.chunk.source,
+            "n": self.n, "id": self.chunk.id, "source": name or self.chunk.source_name,
             "location": self.chunk.location, "text": self.chunk.text, "quote": self.quote,
         }
 
@@ -99,6 +100,12 @@ class Answer:
     # Phrases of the quoted text that answer what was asked (a date, a name, a number), for
     # renderings to emphasise.
     highlights: list[str] = field(default_factory=list)
+    # Stored source -> the name shown for it (see :func:`display_names`).
+    names: dict[str, str] = field(default_factory=dict)
+
+    def name(self, chunk: Chunk) -> str:
+        """How this answer names the document ``chunk`` comes from."""
+        return self.names.get(chunk.source) or chunk.source_name
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON object ``bot ask --json`` prints."""
@@ -111,10 +118,10 @@ class Answer:
             "highlights": list(self.highlights),
             "backend": self.backend,
             "notes": list(self.notes),
-            "citations": [c.as_dict() for c in self.citations],
+            "citations": [c.as_dict(self.name(c.chunk)) for c in self.citations],
             "retrieved": [
                 {
-                    "id": s.chunk.id, "source": s.chunk.source, "location": s.chunk.location,
+                    "id": s.chunk.id, "source": self.name(s.chunk), "location": s.chunk.location,
                     "text": s.chunk.text, "score": round(s.score, 6),
                     "dense_rank": s.dense_rank, "lexical_rank": s.lexical_rank,
                 }
@@ -132,12 +139,12 @@ class Answer:
             lines.append("\n**Sources**")
             for c in self.citations:
                 quote = _shorten(c.quote or c.chunk.text, 240)
-                lines.append(f"[{c.n}] {c.chunk.source_name} ({c.chunk.location}): “{quote}”")
+                lines.append(f"[{c.n}] {self.name(c.chunk)} ({c.chunk.location}): “{quote}”")
         elif self.refused and self.retrieved:
             lines.append("\n**Closest passages**")
             for s in self.retrieved[:3]:
                 lines.append(
-                    f"- {s.chunk.source_name} ({s.chunk.location}): “{_shorten(s.chunk.text, 160)}”"
+                    f"- {self.name(s.chunk)} ({s.chunk.location}): “{_shorten(s.chunk.text, 160)}”"
                 )
         return "\n".join(lines)
 
@@ -160,7 +167,7 @@ class Answer:
                 {
                     "type": "mrkdwn",
                     "text": _slack_escape(
-                        f"[{c.n}] {c.chunk.source_name} ({c.chunk.location}): "
+                        f"[{c.n}] {self.name(c.chunk)} ({c.chunk.location}): "
                         f"“{_shorten(c.quote or c.chunk.text, 150)}”"
                     ),
                 }
@@ -169,7 +176,7 @@ class Answer:
             blocks.append({"type": "context", "elements": elements})
         elif self.refused and self.retrieved:
             closest = "; ".join(
-                f"{s.chunk.source_name} ({s.chunk.location})" for s in self.retrieved[:3]
+                f"{self.name(s.chunk)} ({s.chunk.location})" for s in self.retrieved[:3]
             )
             blocks.append(
                 {"type": "context", "elements": [
@@ -245,12 +252,33 @@ class IngestReport:
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """One indexed document."""
+    """One indexed document: ``source`` is its stored key (an absolute path), ``name`` how
+    people see it (see :func:`display_names`)."""
 
     source: str
     title: str
     chunks: int
     sha256: str
+    name: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form, naming the document as people see it, not by its server path."""
+        return {"source": self.name or Path(self.source).name, "title": self.title,
+                "chunks": self.chunks, "sha256": self.sha256}
+
+
+def display_names(sources: Iterable[str]) -> dict[str, str]:
+    """Each stored path's shortest unique ending: the file name, or as many parent folders
+    as it takes to tell it apart ("setup.md", "v2/setup.md"); never the absolute path."""
+    paths = {s: Path(s).parts for s in sources}
+    names = {}
+    for source, parts in paths.items():
+        for depth in range(1, len(parts) + 1):
+            tail = parts[-depth:]
+            if sum(1 for p in paths.values() if p[-depth:] == tail) == 1:
+                break
+        names[source] = "/".join(tail) if depth < len(parts) else source
+    return names
 
 
 def emphasise(text: str, phrases: list[str], before: str, after: str) -> str:

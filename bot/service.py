@@ -15,7 +15,7 @@ from bot.conversation import Turn, condense
 from bot.guard import addresses_the_bot, clean_question, is_steering, without_planted
 from bot.ingest import Ingester, Progress
 from bot.llm import NOT_IN_DOCUMENTS, LLMError, OpenAIChat
-from bot.models import Answer, IngestReport, Scored, SourceInfo
+from bot.models import Answer, IngestReport, Scored, SourceInfo, display_names
 from bot.retrieval import Retriever
 from bot.settings import Settings
 from bot.store import ChunkStore, Snapshot
@@ -68,8 +68,10 @@ class Bot:
         return self.ingester.remove(source)
 
     def sources(self) -> list[SourceInfo]:
-        """The documents in the store."""
-        return self.store.sources()
+        """The documents in the store, each with the name people see."""
+        items = self.store.sources()
+        names = display_names(s.source for s in items)
+        return [replace(s, name=names[s.source]) for s in items]
 
     def find_sources(self, name: str) -> list[str]:
         """Stored sources ``name`` designates: a path (absolute, or from the working folder),
@@ -140,7 +142,8 @@ class Bot:
             draft = yield from self._generate(standalone, retrieved, snap, notes)
         else:
             draft = self.extractive.answer(standalone, retrieved, snap)
-        yield self._finish(text, standalone, draft, retrieved, backend, notes, started)
+        names = display_names(r.source for r in snap.files.values())
+        yield self._finish(text, standalone, draft, retrieved, backend, notes, started, names)
 
     def _standalone(
         self, text: str, history: Sequence[Turn], backend: str, notes: list[str]
@@ -195,14 +198,15 @@ class Bot:
 
     def _finish(
         self, question: str, standalone: str, draft: Draft, retrieved: list[Scored],
-        backend: str, notes: list[str], started: float,
+        backend: str, notes: list[str], started: float, names: dict[str, str] | None = None,
     ) -> Answer:
+        names = names or {}
         return Answer(
             question=question, standalone_question=standalone, text=draft.text,
             refused=draft.refused, citations=draft.citations, retrieved=retrieved,
             backend=backend, notes=notes + draft.notes,
             latency_s=time.perf_counter() - started, confidence=draft.confidence,
-            highlights=draft.highlights,
+            highlights=draft.highlights, names=names,
         )
 
 

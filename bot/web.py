@@ -373,7 +373,7 @@ def _example_text(data: gr.SelectData) -> str:
 
 
 def _choices(items: list[SourceInfo]) -> list[tuple[str, str]]:
-    return [(Path(s.source).name, s.source) for s in sorted(items, key=lambda s: s.source)]
+    return [(s.name, s.source) for s in sorted(items, key=lambda s: s.name.lower())]
 
 
 def build_app(bot: Bot, settings: Settings, feedback: FeedbackStore | None = None) -> gr.Blocks:

@@ -214,9 +214,9 @@ def documents_table(items: list[SourceInfo], uploads_dir: Path | None = None) ->
         return ('<div class="dq-panel-empty">No documents are indexed yet. Upload some, or run '
                 "<code>bot ingest PATH</code>.</div>")
     rows = "".join(
-        f"<tr><td title=\"{text(s.source)}\">{text(Path(s.source).name)}</td>"
+        f"<tr><td>{text(s.name or Path(s.source).name)}</td>"
         f'<td class="dq-num">{s.chunks}</td></tr>'
-        for s in sorted(items, key=lambda s: Path(s.source).name.lower())
+        for s in sorted(items, key=lambda s: (s.name or Path(s.source).name).lower())
     )
     total = sum(s.chunks for s in items)
     return (

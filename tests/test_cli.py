@@ -45,6 +45,29 @@ def test_ingest_ask_json_and_sources(runner: CliRunner, docs: Path) -> None:
     assert "us-japan-alliance.txt" in listed.output
 
 
+def test_sources_are_named_for_people_never_by_server_path(
+    runner: CliRunner, docs: Path
+) -> None:
+    (docs / "v2").mkdir()
+    (docs / "v2" / "us-japan-alliance.txt").write_text("The Kelvarn harbour opened in 1911.\n")
+    assert runner.invoke(app, ["ingest", str(docs)]).exit_code == 0
+    listed = runner.invoke(app, ["sources"]).output
+    assert str(docs) not in listed
+    assert [line.split()[-1] for line in listed.splitlines()] == [
+        "docs/us-japan-alliance.txt", "v2/us-japan-alliance.txt"]
+    as_json = json.loads(runner.invoke(app, ["sources", "--json"]).output)
+    assert sorted(s["source"] for s in as_json) == [
+        "docs/us-japan-alliance.txt", "v2/us-japan-alliance.txt"]
+
+    asked = runner.invoke(app, ["ask", "--json", "When did the Kelvarn harbour open?"])
+    data = json.loads(asked.output)
+    assert data["citations"][0]["source"] == "v2/us-japan-alliance.txt"
+    assert str(docs) not in asked.output
+    shown = runner.invoke(app, ["ask", "When did the Kelvarn harbour open?"]).output
+    assert "v2/us-japan-alliance.txt" in shown and str(docs) not in shown
+    assert runner.invoke(app, ["remove", "v2/us-japan-alliance.txt"]).exit_code == 0
+
+
 def test_failed_files_give_a_summary_and_non_zero_exit(runner: CliRunner, docs: Path) -> None:
     (docs / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     result = runner.invoke(app, ["ingest", str(docs)])
