@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 REFUSAL = "I can't answer that from the documents."
+NOTHING_INDEXED = ("Nothing is indexed yet. Add documents with `bot ingest PATH` (or upload them "
+                   "in the web chat).")
 # A numbered section title ("2.1 Directory layout", "3. Usage"), cited as "§ 2.1 ...".
 _NUMBERED_SECTION = re.compile(r"^\d+(?:\.\d+)*\.?\s+\S")
 # Slack rejects a section block whose text is longer than this.

@@ -15,7 +15,7 @@ from bot.conversation import Turn, condense
 from bot.guard import addresses_the_bot, clean_question, is_steering, without_planted
 from bot.ingest import Ingester, Progress
 from bot.llm import NOT_IN_DOCUMENTS, LLMError, OpenAIChat
-from bot.models import Answer, IngestReport, Scored, SourceInfo, display_names
+from bot.models import NOTHING_INDEXED, Answer, IngestReport, Scored, SourceInfo, display_names
 from bot.retrieval import Retriever
 from bot.settings import Settings
 from bot.store import ChunkStore, Snapshot
@@ -129,13 +129,19 @@ class Bot:
         if backend == "openai" and self.chat is None:
             raise ValueError("the openai backend is not configured (set OPENAI_BASE_URL)")
         text = clean_question(question, self.settings.max_question_chars)
+        snap = self.store.snapshot()
+        if not snap.files:
+            # Said here, so every front end tells a new user what to do instead of refusing.
+            yield Answer(question=text, standalone_question=text, text=NOTHING_INDEXED,
+                         refused=True, backend=backend,
+                         latency_s=time.perf_counter() - started)
+            return
         notes: list[str] = []
         standalone = self._standalone(text, history, backend, notes)
         if is_steering(text):
             draft = refusal("The question asks the bot to step outside its documents.")
             yield self._finish(text, standalone, draft, [], backend, notes, started)
             return
-        snap = self.store.snapshot()
         retrieved = self.retriever.retrieve(standalone, top_k, snap)
         retrieved = _set_aside_planted(retrieved, notes)
         if backend == "openai" and self.chat is not None:

@@ -179,15 +179,17 @@ class ChatApp:
 
     # ----- documents -------------------------------------------------------------------
 
-    def documents(self) -> tuple[Any, Any]:
-        """The documents table and the choices of the remove menu."""
+    def documents(self) -> tuple[Any, Any, Any]:
+        """The documents table, the choices of the remove menu and the line above the chat
+        saying what is indexed."""
         try:
             items = self.bot.sources()
         except StoreError as exc:
             log.warning("store error while listing documents: %s", exc)
-            return webview.status([("error", "The document store can't be reached right "
-                                    "now.")]), gr.update(choices=[])
-        return webview.documents_table(items), gr.update(choices=_choices(items), value=None)
+            down = webview.status([("error", "The document store can't be reached right now.")])
+            return down, gr.update(choices=[]), ""
+        return (webview.documents_table(items), gr.update(choices=_choices(items), value=None),
+                webview.indexed_summary(items))
 
     def upload(
         self, files: list[str] | None, request: gr.Request,
@@ -252,6 +254,7 @@ class ChatApp:
                 "carries **[n]** markers: click one to open the passage it comes from. When the "
                 "documents don't say, the bot says so."
             )
+            known = gr.HTML("", elem_id="dq-known")
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=420):
                     chat = gr.Chatbot(
@@ -320,13 +323,14 @@ class ChatApp:
             chat.clear(self.reset, None, [session, chat, panel, vote_status, note_row])
             chat.like(self.vote, [session], [session, vote_status, note_row])
             save_note.click(self.note, [session, note], [vote_status, note_row])
-            demo.load(self.documents, None, [docs, remove_pick])
+            listing = [docs, remove_pick, known]
+            demo.load(self.documents, None, listing)
             # Other sessions may have added or removed documents since the page loaded.
-            docs_tab.select(self.documents, None, [docs, remove_pick], show_progress="hidden")
+            docs_tab.select(self.documents, None, listing, show_progress="hidden")
             if not settings.web_read_only:
-                index_btn.click(self.upload, [files], [upload_status, docs, remove_pick, files],
+                index_btn.click(self.upload, [files], [upload_status, *listing, files],
                                 concurrency_limit=1, show_progress_on=[upload_status])
-                remove_btn.click(self.remove, [remove_pick], [upload_status, docs, remove_pick],
+                remove_btn.click(self.remove, [remove_pick], [upload_status, *listing],
                                  concurrency_limit=1, show_progress_on=[upload_status])
         return demo
 

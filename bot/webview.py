@@ -208,6 +208,23 @@ def sources_panel(answer: Answer | None) -> str:
     return f'<div class="dq-panel-head">Passages cited by the last answer</div>{body}'
 
 
+def indexed_summary(items: list[SourceInfo], shown: int = 8) -> str:
+    """One line above the chat: how many documents are indexed and which."""
+    if not items:
+        return ('<div class="dq-known">Nothing is indexed yet. Upload documents in the '
+                "Documents tab, or run <code>bot ingest PATH</code>.</div>")
+    names = sorted((s.name or Path(s.source).name for s in items), key=str.lower)
+    listed = ", ".join(text(n) for n in names[:shown])
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return (f'<div class="dq-known">{plural(len(names), "document")} indexed: '
+            f"{listed}{more}</div>")
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 document``, ``2 documents``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def documents_table(items: list[SourceInfo], uploads_dir: Path | None = None) -> str:
     """The indexed documents with their passage counts."""
     if not items:
@@ -221,7 +238,7 @@ def documents_table(items: list[SourceInfo], uploads_dir: Path | None = None) ->
     total = sum(s.chunks for s in items)
     return (
         '<table class="dq-docs"><thead><tr><th>Document</th><th class="dq-num">Chunks</th>'
-        f"</tr></thead><tbody>{rows}</tbody><tfoot><tr><td>{len(items)} documents</td>"
+        f"</tr></thead><tbody>{rows}</tbody><tfoot><tr><td>{plural(len(items), 'document')}</td>"
         f'<td class="dq-num">{total}</td></tr></tfoot></table>'
     )
 

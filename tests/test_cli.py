@@ -131,6 +131,15 @@ def test_ingest_hints_at_prune_for_files_gone_from_the_folder(
     assert "2 removed" in pruned.output and "hint:" not in pruned.output
 
 
+def test_asking_an_empty_index_says_how_to_add_documents(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["ask", "--json", "What is the notice period?"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["refused"] is True
+    assert data["answer"] == ("Nothing is indexed yet. Add documents with `bot ingest PATH` "
+                              "(or upload them in the web chat).")
+
+
 def test_empty_question_is_a_clear_error(runner: CliRunner) -> None:
     result = runner.invoke(app, ["ask", "   "])
     assert result.exit_code == 2

@@ -147,3 +147,26 @@ def test_a_bad_replacement_upload_keeps_the_previous_version(
 
     assert "ferry.txt: removed" in chat.remove(str(stored.resolve()))[0]
     assert bot.sources() == [] and not stored.exists()
+
+
+def test_the_chat_says_what_is_indexed_and_follows_uploads_and_removals(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    bot = make_bot()
+    chat = ChatApp(bot, bot.settings, FeedbackStore.in_data_dir(tmp_path / "fb"))
+    assert "Nothing is indexed yet" in chat.documents()[2]
+    answer = bot.ask("When does the ferry leave?")
+    assert answer.refused and "bot ingest PATH" in answer.text
+    assert "Nothing is indexed yet" in webview.answer_message(answer, "t1")
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "ferry.txt").write_text("The ferry to Tarn Island leaves on Thursdays.\n")
+    (folder / "mill.md").write_text("# Mill\n\nThe Ossavel mill grinds barley.\n")
+    bot.ingest([folder / "ferry.txt"])
+    assert ">1 document indexed: ferry.txt<" in chat.documents()[2]
+    assert "1 document</td>" in chat.documents()[0]
+    bot.ingest([folder])
+    assert "2 documents indexed: ferry.txt, mill.md" in chat.documents()[2]
+    after = chat.remove(str((folder / "mill.md").resolve()))
+    assert "1 document indexed: ferry.txt" in after[3]
