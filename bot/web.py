@@ -192,7 +192,7 @@ class ChatApp:
                 webview.indexed_summary(items))
 
     def upload(
-        self, files: list[str] | None, request: gr.Request,
+        self, files: list[str] | None, request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> tuple[Any, ...]:
         """Check, store and ingest uploaded files, with a progress bar."""
