@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, NoReturn
 import typer
 
 from bot.guard import QuestionError
+from bot.models import Answer
 from bot.service import Bot
 from bot.settings import Settings, SettingsError, load_settings, origins, unknown_variables
 from bot.store import StoreError
@@ -38,11 +39,25 @@ def _settings(**overrides: Any) -> Settings:
     for warning in unknown_variables():
         typer.secho(f"warning: {warning}", fg="yellow", err=True)
     try:
-        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except SettingsError as exc:
         for line in str(exc).splitlines():
             typer.secho(f"error: invalid setting {line}", fg="red", err=True)
         raise typer.Exit(2) from None
+    from bot.logs import to_debug_log
+
+    to_debug_log(settings.data_dir)
+    return settings
+
+
+def _show(answer: Answer, prefix: str = "") -> None:
+    """Formatted in a terminal, plain text when piped."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+
+        Console(highlight=False).print(prefix, answer.as_rich(), sep="", end="\n")
+    else:
+        typer.echo(prefix + answer.as_text())
 
 
 def _bot(settings: Settings) -> Bot:
@@ -119,7 +134,7 @@ def ask(
     if as_json:
         typer.echo(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2))
     else:
-        typer.echo(answer.as_markdown())
+        _show(answer)
 
 
 @app.command()
@@ -145,7 +160,7 @@ def chat(
             continue
         if answer.standalone_question != answer.question:
             typer.secho(f"(understood as: {answer.standalone_question})", dim=True)
-        typer.echo(f"bot> {answer.as_markdown()}")
+        _show(answer, "bot> ")
         history += [
             {"role": "user", "content": question},
             {"role": "assistant", "content": answer.text},

@@ -150,6 +150,51 @@ class Answer:
                 )
         return "\n".join(lines)
 
+    def _listed(self) -> tuple[str, list[tuple[str, str]]]:
+        """The heading and (where, quote) rows of the sources shown under the answer."""
+        if self.citations:
+            return "Sources", [
+                (f"[{c.n}] {self.name(c.chunk)}" + (f", {c.chunk.location}"
+                                                    if c.chunk.location else ""),
+                 _shorten(c.quote or c.chunk.text, 240))
+                for c in self.citations
+            ]
+        if self.refused and self.retrieved:
+            return "Closest passages", [
+                (f"- {self.name(s.chunk)}" + (f", {s.chunk.location}" if s.chunk.location
+                                              else ""), _shorten(s.chunk.text, 160))
+                for s in self.retrieved[:3]
+            ]
+        return "", []
+
+    def as_text(self) -> str:
+        """Plain text for a pipe or a file: the answer, notes, then the sources, no markup."""
+        lines = [self.text, *(f"({note})" for note in self.notes)]
+        heading, rows = self._listed()
+        if rows:
+            lines += ["", f"{heading}:"]
+            lines += [f"{where}\n    “{quote}”" for where, quote in rows]
+        return "\n".join(lines)
+
+    def as_rich(self) -> Any:
+        """A ``rich`` renderable for a terminal: the answering phrase in bold, notes dimmed,
+        sources listed with where to find them."""
+        from rich.console import Group
+        from rich.text import Text
+
+        body = Text(self.text, style="bold red" if self.refused else "")
+        for phrase in self.highlights:
+            at = self.text.find(phrase) if phrase else -1
+            if at >= 0:
+                body.stylize("bold green", at, at + len(phrase))
+        parts: list[Any] = [body, *(Text(note, style="dim italic") for note in self.notes)]
+        heading, rows = self._listed()
+        if rows:
+            parts.append(Text(f"\n{heading}", style="bold"))
+            for where, quote in rows:
+                parts.append(Text.assemble((where, "cyan"), "\n    ", (f"“{quote}”", "dim")))
+        return Group(*parts)
+
     def as_slack_blocks(self) -> list[dict[str, Any]]:
         """Slack Block Kit blocks: the answer in mrkdwn and a compact sources context."""
         text = emphasise(_slack_escape(self.text), [_slack_escape(h) for h in self.highlights],

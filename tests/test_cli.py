@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.settings import PROJECT_DIR
 from tests.conftest import CORPUS
 
 
@@ -215,3 +218,48 @@ def test_chat_keeps_the_conversation(runner: CliRunner, docs: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "understood as: When was Shigeru Ishiba born?" in result.output
     assert "February 3, 1957" in result.output
+
+
+def test_piped_answers_are_plain_text_and_terminal_answers_formatted(
+    runner: CliRunner, docs: Path
+) -> None:
+    runner.invoke(app, ["ingest", str(docs)])
+    piped = runner.invoke(app, ["ask", "When was the US-Japan Security Treaty formed?"])
+    assert piped.exit_code == 0, piped.output
+    assert "**" not in piped.output and "_" not in piped.output.split("Sources:")[0]
+    assert "\nSources:\n[1] us-japan-alliance.txt" in piped.output
+    assert "1951" in piped.output
+
+    from rich.console import Console
+
+    from bot.service import build_bot
+    from bot.settings import load_settings
+
+    answer = build_bot(load_settings()).ask("When was the US-Japan Security Treaty formed?")
+    console = Console(record=True, force_terminal=True, color_system="standard", width=100)
+    console.print(answer.as_rich())
+    styled = console.export_text(styles=True, clear=False)
+    phrase = answer.highlights[0]
+    assert phrase in answer.text and f"\x1b[1;32m{phrase}\x1b[0m" in styled
+    assert "**" not in styled and "[1] us-japan-alliance.txt" in console.export_text()
+
+
+def test_third_party_warnings_go_to_the_debug_log(tmp_path: Path) -> None:
+    # The warnings pypdf and onnxruntime print for odd files and models, raised as they do.
+    script = (
+        "import logging, warnings\n"
+        "from pathlib import Path\n"
+        "from bot.logs import to_debug_log\n"
+        f"to_debug_log(Path({str(tmp_path / 'data')!r}))\n"
+        "logging.getLogger('pypdf._reader').warning('EOF marker not found')\n"
+        "logging.getLogger('onnxruntime.quantization').warning('Please use QuantFormat.QDQ')\n"
+        "warnings.warn('invalid pdf header', UserWarning)\n"
+        "logging.getLogger('bot.ingest').warning('our own warning')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=PROJECT_DIR, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "EOF marker" not in done.stderr and "QuantFormat" not in done.stderr
+    assert "invalid pdf header" not in done.stderr and "our own warning" in done.stderr
+    log = (tmp_path / "data" / "debug.log").read_text()
+    assert "EOF marker" in log and "QuantFormat" in log and "invalid pdf header" in log
