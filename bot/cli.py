@@ -292,8 +292,13 @@ def feedback_export(
     if vote not in (None, "up", "down"):
         _fail("--vote must be 'up' or 'down'", 2)
     store = FeedbackStore.in_data_dir(_settings().data_dir)
-    count = store.export(out, vote)  # type: ignore[arg-type]
+    count, review = store.export(out, vote)  # type: ignore[arg-type]
     typer.echo(f"wrote {count} cases to {out}")
+    if review:
+        typer.secho(
+            f"skipped {review} thumbs-down without a note: a wrong answer is not an "
+            "unanswerable question; type the expected answer under the vote in the chat to "
+            "export it", fg="yellow", err=True)
 
 
 @app.command()

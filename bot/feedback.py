@@ -60,8 +60,15 @@ class FeedbackRecord:
     backend: str
     comment: str = ""
 
+    @property
+    def needs_review(self) -> bool:
+        """A thumbs-down on an answer with no note: it says the answer was wrong, not that
+        the documents lack one, so no case can be written until someone says what is right."""
+        return self.vote == "down" and not self.comment and not self.refused
+
     def as_case(self) -> dict[str, Any]:
-        """This vote as one eval case (the JSONL format of ``bot eval``)."""
+        """This vote as one eval case (the JSONL format of ``bot eval``); not for a vote that
+        :attr:`needs_review`."""
         quotes = [c.get("quote") or "" for c in self.citations]
         evidence = list(dict.fromkeys(q for q in quotes if q))
         if self.vote == "up":
@@ -69,8 +76,8 @@ class FeedbackRecord:
             reference = "" if self.refused else citations.strip(self.answer)
         elif self.comment:
             answerable, reference, evidence = True, self.comment, []
-        else:
-            answerable, reference, evidence = self.refused, "", []
+        else:  # a refusal voted down: the documents should have answered
+            answerable, reference, evidence = True, "", []
         return {
             "id": f"feedback-{self.vote}-{self.turn_id}",
             "question": self.question,
@@ -174,9 +181,11 @@ class FeedbackStore:
             for r in rows
         ]
 
-    def export(self, out: Path, vote: Vote | None = None) -> int:
-        """Write the votes as eval JSONL cases to ``out``; returns how many were written."""
-        cases = [r.as_case() for r in self.records(vote)]
+    def export(self, out: Path, vote: Vote | None = None) -> tuple[int, int]:
+        """Write the votes as eval JSONL cases to ``out``; returns how many were written and
+        how many were left out because they need a note first (:attr:`needs_review`)."""
+        records = self.records(vote)
+        cases = [r.as_case() for r in records if not r.needs_review]
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".tmp")
@@ -184,7 +193,7 @@ class FeedbackStore:
             for case in cases:
                 fh.write(json.dumps(case, ensure_ascii=False) + "\n")
         tmp.replace(out)
-        return len(cases)
+        return len(cases), len(records) - len(cases)
 
 
 def _now() -> str:

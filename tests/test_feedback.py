@@ -56,7 +56,7 @@ def test_export_turns_votes_into_eval_cases(store: FeedbackStore, tmp_path: Path
     assert not store.comment("missing", "x")
 
     out = tmp_path / "out" / "feedback.jsonl"
-    assert store.export(out) == 5
+    assert store.export(out) == (4, 1)
     cases = {c["id"].split("-")[-1]: c for c in map(json.loads, out.read_text().splitlines())}
     assert all(set(c) == CASE_KEYS for c in cases.values())
     assert cases["up1"]["answerable"] is True
@@ -65,10 +65,11 @@ def test_export_turns_votes_into_eval_cases(store: FeedbackStore, tmp_path: Path
     assert cases["up2"]["answerable"] is False and cases["up2"]["evidence"] == []
     # Thumbs-down: regression cases asking for the other outcome, or the person's answer.
     assert cases["down1"]["answerable"] is True
-    assert cases["down2"]["answerable"] is False
+    # A wrong answer with no note says nothing of what is right: never "must refuse".
+    assert "down2" not in cases
     assert cases["down3"]["answerable"] is True and cases["down3"]["reference"] == "Tokyo"
     assert cases["down3"]["history"] == [{"role": "user", "content": "Who is Suga?"}]
-    assert store.export(out, vote="down") == 3
+    assert store.export(out, vote="down") == (2, 1)
 
 
 def test_cli_export_reads_the_data_dir(
@@ -82,6 +83,12 @@ def test_cli_export_reads_the_data_dir(
     assert "wrote 1 cases" in result.output
     [case] = [json.loads(line) for line in out.read_text().splitlines()]
     assert case["question"] == "Q?" and case["answerable"] is True
+    store.record("t10", "down", answer("Who won?", "Osaka. [1]", "Osaka."), [])
+    again = CliRunner().invoke(cli_app, ["feedback", "export", str(out)])
+    assert again.exit_code == 0, again.output
+    assert "wrote 1 cases" in again.output
+    assert "skipped 1 thumbs-down without a note" in again.output
+    assert all(json.loads(line)["answerable"] for line in out.read_text().splitlines())
     bad = CliRunner().invoke(cli_app, ["feedback", "export", str(out), "--vote", "maybe"])
     assert bad.exit_code == 2
 
