@@ -188,7 +188,9 @@ class ChatApp:
             log.warning("store error while listing documents: %s", exc)
             down = webview.status([("error", "The document store can't be reached right now.")])
             return down, gr.update(choices=[]), ""
-        return (webview.documents_table(items), gr.update(choices=_choices(items), value=None),
+        info = "Choose a document to remove" if items else "No documents to remove"
+        return (webview.documents_table(items),
+                gr.update(choices=_choices(items), value=None, info=info),
                 webview.indexed_summary(items))
 
     def upload(
@@ -218,6 +220,19 @@ class ChatApp:
             return (webview.status(lines), *self.documents(), None)
         lines += [("ok" if o.ok else "error", o.text) for o in outcomes]
         return (webview.status(lines), *self.documents(), None)
+
+    def confirm_remove(self, source: str | None, pending: str | None) -> tuple[Any, ...]:
+        """The Remove button: the first click asks, a second click on the same document
+        removes it. Returns the status, the listing and the document awaiting confirmation."""
+        if not source or source != pending:
+            if not source:
+                return (webview.status([("warn", "Choose a document to remove.")]),
+                        gr.update(), gr.update(), gr.update(), None)
+            question = (f"Remove {Path(source).name} from the index? Click Remove again to "
+                        "confirm.")
+            return (webview.status([("warn", question)]), gr.update(), gr.update(),
+                    gr.update(), source)
+        return (*self.remove(source), None)
 
     def remove(self, source: str | None) -> tuple[Any, ...]:
         """Remove one document from the index (and its uploaded copy)."""
@@ -288,11 +303,16 @@ class ChatApp:
                         docs = gr.HTML(elem_id="dq-docs")
                         remove_pick = gr.Dropdown(
                             label="Remove a document", choices=[], value=None,
+                            info="Choose a document to remove",
                             visible=not settings.web_read_only, elem_id="dq-remove-pick",
                         )
-                        remove_btn = gr.Button("Remove", size="sm", variant="stop",
-                                               visible=not settings.web_read_only,
-                                               elem_id="dq-remove")
+                        with gr.Row(equal_height=True):
+                            remove_btn = gr.Button("Remove", size="sm", variant="stop",
+                                                   visible=not settings.web_read_only,
+                                                   elem_id="dq-remove", scale=0)
+                            # Beside the button, so the answer to a click is seen where it was.
+                            remove_status = gr.HTML("", elem_id="dq-remove-status")
+                        pending_removal = gr.State(None)
                         if not settings.web_read_only:
                             files = gr.File(
                                 label=f"Upload documents (.txt .md .pdf .html .docx, up to "
@@ -303,8 +323,10 @@ class ChatApp:
                                                   elem_id="dq-index")
                         upload_status = gr.HTML("", elem_id="dq-upload-status")
                     with gr.Tab("Settings", elem_id="dq-settings-tab"):
+                        # A choice of one is no choice: shown once an LLM endpoint is set.
                         backend = gr.Radio(
                             backends, value=default_backend, label="Answer backend",
+                            visible=len(backends) > 1,
                             info="openai appears when an OpenAI-compatible endpoint is "
                             "configured (OPENAI_BASE_URL).", elem_id="dq-backend",
                         )
@@ -330,8 +352,9 @@ class ChatApp:
             if not settings.web_read_only:
                 index_btn.click(self.upload, [files], [upload_status, *listing, files],
                                 concurrency_limit=1, show_progress_on=[upload_status])
-                remove_btn.click(self.remove, [remove_pick], [upload_status, *listing],
-                                 concurrency_limit=1, show_progress_on=[upload_status])
+                remove_btn.click(self.confirm_remove, [remove_pick, pending_removal],
+                                 [remove_status, *listing, pending_removal], api_name="remove",
+                                 concurrency_limit=1, show_progress_on=[remove_status])
         return demo
 
 

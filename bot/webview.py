@@ -137,7 +137,8 @@ def _link_markers(answer_text: str, turn: str, anchors: dict[int, str], titles: 
 
 def answer_message(answer: Answer, turn: str) -> str:
     """The assistant bubble for a finished answer (or refusal)."""
-    notes = "".join(f'<div class="dq-note">ⓘ {text(n)}</div>' for n in answer.notes)
+    notes = "".join(f'<div class="dq-note"><span class="dq-note-mark">i</span> {text(n)}</div>'
+                    for n in answer.notes)
     if answer.standalone_question.strip() != answer.question.strip():
         notes = (f'<div class="dq-rewrite">Understood as: '
                  f"{text(answer.standalone_question)}</div>{notes}")
@@ -261,6 +262,10 @@ CSS = """
 .dq-closest-head, .dq-cites-head, .dq-panel-head { font-size: .8em; text-transform: uppercase;
   letter-spacing: .04em; opacity: .7; margin: .6em 0 .3em; }
 .dq-note { font-size: .85em; opacity: .8; margin-top: .4em; }
+/* drawn with CSS, not a glyph: the circled-i character is missing from many system fonts */
+.dq-note-mark { display: inline-block; width: 1.1em; height: 1.1em; line-height: 1.1em;
+  border: 1px solid currentColor; border-radius: 50%; text-align: center; font-size: .85em;
+  font-style: normal; font-weight: 600; }
 .dq-rewrite { font-size: .8em; opacity: .65; margin-top: .3em; font-style: italic; }
 a.dq-cite { text-decoration: none; font-weight: 600; font-size: .85em; padding: 0 .15em;
   border-radius: 3px; background: rgba(59, 130, 246, .12); cursor: pointer; }

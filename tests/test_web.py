@@ -261,6 +261,11 @@ def test_upload_ask_and_remove_a_document(open_page: Any, tmp_path: Path) -> Non
     page.click("#dq-remove-pick input")
     page.get_by_role("option", name="kestrel-station.md").click()
     page.click("#dq-remove")
+    # The first click asks, beside the button; the second removes.
+    page.wait_for_function("() => document.querySelector('#dq-remove-status').innerText"
+                           ".includes('Click Remove again to confirm')")
+    assert "kestrel-station.md" in page.inner_text("#dq-docs")
+    page.click("#dq-remove")
     page.wait_for_function(
         "() => !document.querySelector('#dq-docs').innerText.includes('kestrel-station.md')"
     )

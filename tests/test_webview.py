@@ -170,3 +170,40 @@ def test_the_chat_says_what_is_indexed_and_follows_uploads_and_removals(
     assert "2 documents indexed: ferry.txt, mill.md" in chat.documents()[2]
     after = chat.remove(str((folder / "mill.md").resolve()))
     assert "1 document indexed: ferry.txt" in after[3]
+
+
+def test_remove_asks_first_and_answers_beside_the_button(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    bot = make_bot()
+    chat = ChatApp(bot, bot.settings, FeedbackStore.in_data_dir(tmp_path / "fb"))
+    doc = tmp_path / "ferry.txt"
+    doc.write_text("The ferry to Tarn Island leaves on Thursdays.\n")
+    bot.ingest([doc])
+    source = str(doc.resolve())
+    status, *_, pending = chat.confirm_remove(source, None)
+    assert "Remove ferry.txt from the index? Click Remove again" in status
+    assert pending == source and len(bot.sources()) == 1
+    status, *_, pending = chat.confirm_remove(source, pending)
+    assert "ferry.txt: removed" in status and pending is None and bot.sources() == []
+    assert "Choose a document" in chat.confirm_remove(None, None)[0]
+
+
+def test_page_details_backend_choice_placeholder_and_no_font_glyph(
+    make_bot: Callable[..., Bot], make_settings: Callable[..., Settings],
+    openai_server: OpenAIServer,
+) -> None:
+    def component(demo: object, elem_id: str) -> dict:
+        return next(c["props"] for c in demo.config["components"]  # type: ignore[attr-defined]
+                    if c.get("props", {}).get("elem_id") == elem_id)
+
+    one = build_app(make_bot(), make_settings())
+    assert component(one, "dq-backend")["visible"] is False
+    assert component(one, "dq-remove-pick")["info"] == "Choose a document to remove"
+    two = build_app(make_bot(openai_base_url=openai_server.base_url), make_settings())
+    assert component(two, "dq-backend")["visible"] is True
+
+    answer = Answer("Q", "Q", "A. [1]", False, notes=["The model was unavailable."])
+    html = webview.answer_message(answer, "t1")
+    assert "ⓘ" not in html and 'class="dq-note-mark"' in html
+    assert "ⓘ" not in webview.CSS + webview.JS
