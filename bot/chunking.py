@@ -18,6 +18,8 @@ from bot.text import normalize, sentence_spans
 # Longest repeated block that is merged anyway: a label, not a paragraph worth citing alone.
 _SCRAP = 80
 # What may lie between two merged blocks: space, and the fences of a Markdown code block.
+# A paragraph that ends a sentence (possibly inside closing quotes or brackets).
+_SENTENCE_END = re.compile(r"[.!?][\"'’”)\]]*\s*$")
 _SEPARATOR = re.compile(r"(?:\s|(?:`{3,}|~{3,})[\w+#.-]*)*")
 
 
@@ -69,11 +71,16 @@ def chunk_document(
             headings.append((block.level, title))
             continue
         size = block.end - block.start
-        alone = block.kind == "row" or size > chunk_size or (
+        body = doc.text[block.start:block.end]
+        alone = block.kind == "row" or size > chunk_size or (size > _SCRAP and (
             # A repeated paragraph stays a chunk of its own; a repeated scrap ("Returns:
             # {string}") is no passage by itself and joins its neighbours.
-            size > _SCRAP and counts[normalize(doc.text[block.start:block.end])] > 1
-        )
+            counts[normalize(body)] > 1
+            # Prose paragraphs stay apart: merged, they blur what retrieval and the
+            # evidence scorer see of each (the seed set loses answers); lists, code,
+            # tables and label-like fragments are what merging is for.
+            or (block.kind == "para" and _SENTENCE_END.search(body) is not None)
+        ))
         if not alone and run and (
             block.end - run[0].start <= chunk_size
             and block.place == run[-1].place

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from io import TextIOWrapper
 from pathlib import Path
 
 # Libraries that log warnings about the files or models they read: useful when debugging,
@@ -22,8 +23,7 @@ def to_debug_log(data_dir: Path) -> Path | None:
     path = data_dir / "debug.log"
     handler: logging.Handler
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+        handler = _FolderOnWrite(path, encoding="utf-8", delay=True)
     except OSError:
         handler, path = logging.NullHandler(), None  # type: ignore[assignment]
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
@@ -32,3 +32,16 @@ def to_debug_log(data_dir: Path) -> Path | None:
         logger.handlers = [handler]
         logger.propagate = False
     return path
+
+
+class _FolderOnWrite(logging.FileHandler):
+    """A log file whose folder is made when the first message comes: a command that logs
+    nothing (``bot eval`` on its own temporary store) leaves the data folder untouched."""
+
+    def _open(self) -> TextIOWrapper:
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        # A data folder that cannot be written drops diagnostics; they never reach the user.
+        pass
