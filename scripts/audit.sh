@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Audit the exact dependency versions of this build for known vulnerabilities (pip-audit).
-# The lock (pip freeze of .venv) and the findings are kept in test-artifacts/.
+# Audit the exact dependency versions of this build (requirements/lock.txt, which
+# scripts/setup.sh installs) for known vulnerabilities with pip-audit. The list audited and
+# the findings are kept in test-artifacts/.
 # Findings fail the build unless their id is listed, with a reason, in .pip-audit-ignore.
 # When the advisory service cannot be reached the audit is reported as not done; set
 # BOT_AUDIT_REQUIRED=1 to make that a failure too.
@@ -8,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p test-artifacts
 # Local version labels (torch 2.13.0+cpu) are not on the advisory service: audit the release.
-.venv/bin/pip freeze --exclude-editable | sed -E 's/^([^=]+==[^+]+)\+.*$/\1/' \
+grep -E '^[A-Za-z0-9._-]+==' requirements/lock.txt | sed -E 's/[ \\]+$//; s/\+[^ ]*$//' \
   > test-artifacts/requirements.lock
 status=0
 .venv/bin/pip-audit -r test-artifacts/requirements.lock --no-deps --disable-pip \
