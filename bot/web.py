@@ -24,6 +24,7 @@ import gradio as gr
 from bot import webview
 from bot.feedback import FeedbackStore, Vote
 from bot.guard import QuestionError
+from bot.loaders import SUPPORTED_SUFFIXES
 from bot.models import Answer, SourceInfo
 from bot.service import Bot
 from bot.settings import Settings
@@ -315,7 +316,7 @@ class ChatApp:
                         pending_removal = gr.State(None)
                         if not settings.web_read_only:
                             files = gr.File(
-                                label=f"Upload documents (.txt .md .pdf .html .docx, up to "
+                                label=f"Upload documents ({' '.join(SUPPORTED_SUFFIXES)}; up to "
                                 f"{settings.web_max_upload_mb:g} MB each)",
                                 file_count="multiple", elem_id="dq-upload",
                             )

@@ -285,7 +285,8 @@ def test_pdf_paragraphs_headings_tables_and_pages(tmp_path: Path) -> None:
     assert not [b for b in doc.blocks if doc.text[b.start:b.end].strip().isdigit()]
     locations = {c.text[:20]: c.location for c in chunk_document(doc, "spec.pdf", 800, 150)}
     assert locations["Each directory entry"] == "p. 1, § 2.1 Directory layout"
-    assert locations["Damaged archives can"] == "p. 2-3, § 2.2 Recovery"
+    assert locations["Damaged archives can"] == "p. 2, § 2.2 Recovery"
+    assert locations["The recovery tool sc"] == "p. 2-3, § 2.2 Recovery"
 
 
 def test_pdf_keeps_page_numbers(tmp_path: Path) -> None:
