@@ -77,16 +77,13 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Add or update documents; unchanged files are skipped by content hash."""
-    from tqdm import tqdm
+    from bot.progress import Progress
 
     bot = _bot(_settings())
-    bar = tqdm(total=0, unit="file", disable=as_json or not sys.stderr.isatty(), leave=False)
+    bar = Progress("file", quiet=as_json)
 
     def progress(done: int, total: int, name: str) -> None:
-        bar.total = total
-        bar.n = done
-        bar.set_postfix_str(Path(name).name if name else "", refresh=False)
-        bar.refresh()
+        bar.update(done, total, Path(name).name if name else "")
 
     try:
         report = bot.ingest(paths, prune=prune, progress=progress)
@@ -363,15 +360,12 @@ def eval_(
         complete = judging.endpoint(settings) if judge else None
     except (ValueError, judging.JudgeError) as exc:
         _fail(exc, 2)
-    from tqdm import tqdm
+    from bot.progress import Progress
 
-    bar = tqdm(total=0, unit="q", disable=not sys.stderr.isatty(), leave=False)
+    bar = Progress("question")
 
     def progress(column: str, done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.set_description_str(column, refresh=False)
-        bar.refresh()
+        bar.update(done, total, column)
 
     with tempfile.TemporaryDirectory(prefix="bot-eval-docs-") as docs:
         try:
