@@ -122,7 +122,11 @@ _CUES: dict[str, re.Pattern[str]] = {
         r"|\bpretend\s+(?:to\s+be|you(?:'re|\s+are)|that)\b|\brole-?\s?play\b"
         r"|\bi\s+want\s+you\s+to\s+act\b|\bstay\s+in\s+(?:their|your)\s+roles?\b|\bbreak\s+character"
         r"|\b(?:developer|admin|god|jailbreak|dan|unrestricted|sudo)\s+mode\b|\bdo anything now\b"
-        r"|\bno\s+(?:restrictions|rules|filters|content policy|limits|safety)\b",
+        # Freed of rules as a persona ("you have no restrictions"), not "Ninja has no
+        # rules for C": the cue needs the one addressed.
+        r"|\b(?:you(?:'re|\s+are|\s+have|\s+now\s+have)|with|who\s+has)\s+no\s+"
+        r"(?:restrictions|rules|filters|content policy)\b"
+        r"|\bno\s+(?:content policy|safety (?:filters|guidelines|rules))\b",
         re.MULTILINE,
     ),
     "from_now_on_you": re.compile(

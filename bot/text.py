@@ -98,7 +98,12 @@ def _window_spans(text: str) -> tuple[tuple[int, int], ...]:
             if start < 0:
                 continue
         end = start + len(piece)
-        spans.append((start, end))
+        if spans and start == spans[-1][1] and not piece[0].isupper():
+            # No space after the stop and no capital next: "os.cpus().length", "v1.2.3"
+            # and "example.com" go on (glued PDF text, "left.She", still splits).
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
         pos = end
     if not spans and text.strip():
         lead = len(text) - len(text.lstrip())
