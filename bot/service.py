@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
@@ -255,8 +256,15 @@ def build_bot(
         embedder = build_embedder(settings)
     if store is None:
         from bot.store import make_client
+        from bot.writelock import WriteLock
 
-        store = ChunkStore(make_client(settings), settings.collection)
+        # Opening an embedded store may create it (tables, collections): two processes
+        # doing that at once on a fresh folder collide, so it happens under the writers'
+        # lock. A server creates its own tables.
+        opening = (contextlib.nullcontext() if settings.chroma_host
+                   else WriteLock(settings.data_dir, settings.write_lock_timeout).held())
+        with opening:
+            store = ChunkStore(make_client(settings), settings.collection)
     if chat is None and settings.llm_configured:
         from bot.llm import build_chat_model
 
