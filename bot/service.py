@@ -255,14 +255,16 @@ def build_bot(
 
         embedder = build_embedder(settings)
     if store is None:
-        from bot.store import make_client
+        from bot.store import make_client, store_folder
         from bot.writelock import WriteLock
 
         # Opening an embedded store may create it (tables, collections): two processes
         # doing that at once on a fresh folder collide, so it happens under the writers'
-        # lock. A server creates its own tables.
-        opening = (contextlib.nullcontext() if settings.chroma_host
-                   else WriteLock(settings.data_dir, settings.write_lock_timeout).held())
+        # lock, once the folder is known to be usable. A server creates its own tables.
+        opening: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+        if not settings.chroma_host:
+            store_folder(settings)
+            opening = WriteLock(settings.data_dir, settings.write_lock_timeout).held()
         with opening:
             store = ChunkStore(make_client(settings), settings.collection)
     if chat is None and settings.llm_configured:

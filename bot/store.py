@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Protocol
 
 from bot.lexical import LexicalIndex
@@ -134,6 +135,16 @@ def make_client(settings: Settings) -> Any:
                 f"cannot reach the Chroma server at {settings.chroma_host}:"
                 f"{settings.chroma_port}: {exc}"
             ) from exc
+    path = store_folder(settings)
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as exc:
+        raise StoreError(f"cannot open the store in {path}: {explain(exc, path)}") from exc
+
+
+def store_folder(settings: Settings) -> Path:
+    """The embedded store's folder under ``BOT_DATA_DIR``, made if missing, or a clear
+    :class:`StoreError` when the data folder cannot be one."""
     path = settings.data_dir / "chroma"
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -147,10 +158,7 @@ def make_client(settings: Settings) -> Any:
             f"cannot create the data folder {path} ({exc.strerror}); set BOT_DATA_DIR to a "
             "writable folder"
         ) from exc
-    try:
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-    except Exception as exc:
-        raise StoreError(f"cannot open the store in {path}: {explain(exc, path)}") from exc
+    return path
 
 
 def explain(exc: BaseException, folder: object) -> str:
