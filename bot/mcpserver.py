@@ -1,7 +1,7 @@
 """The MCP server (``bot mcp``): the documents as ``ask`` and ``search`` tools over stdio.
 
 A thin front end over :class:`bot.service.Bot`, like the others: answers come from
-:meth:`Bot.ask` and passages from :func:`bot.retriever.search`.
+:meth:`Bot.ask` and passages from :meth:`Bot.search`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pydantic import Field
 
 from bot.guard import QuestionError
 from bot.models import Answer, Scored
-from bot.retriever import search as search_passages
 from bot.service import Bot
 from bot.store import StoreError
 
@@ -80,7 +79,7 @@ def build_server(bot: Bot) -> MCPServer:
         keyword search), with each one's source, location and score."""
         try:
             names = {s.source: s.name for s in bot.sources()}
-            return passages_result(search_passages(bot, query, k), names)
+            return passages_result(bot.search(query, k), names)
         except (QuestionError, StoreError) as exc:
             raise ToolError(str(exc)) from exc
 

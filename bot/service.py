@@ -90,6 +90,15 @@ class Bot:
         self.store.snapshot()
         self.embedder.embed_query("warm-up")
 
+    def search(self, query: str, k: int | None = None) -> list[Scored]:
+        """The passages this bot would answer ``query`` from, best first (``k``, default
+        BOT_TOP_K). Raises :class:`bot.guard.QuestionError` for an empty or over-long query.
+        """
+        text = clean_question(query, self.settings.max_question_chars)
+        # The rule ask() applies: sentences that instruct their reader are cut out, since
+        # these passages usually go straight into someone's LLM prompt.
+        return _set_aside_planted(self.retriever.retrieve(text, k), notes=[])
+
     def as_retriever(self, k: int | None = None) -> BotRetriever:
         """This bot's retrieval as a LangChain retriever (``k`` passages, default BOT_TOP_K)."""
         from bot.retriever import BotRetriever
