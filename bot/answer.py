@@ -161,10 +161,14 @@ class ExtractiveAnswerer:
 
         parts = []
         indices = {(c.chunk.id, c.index) for c in chosen}
+        quoted = {(c.chunk.id, c.text) for c in chosen}
         for cand in chosen:
             # The subject of a piece may be named only in the piece before it ("Born in
-            # 1957, he ..."): quote that one too, so the answer says who it is about.
-            if needs_antecedent(cand, names_asked) and (
+            # 1957, he ..."): quote that one too, so the answer says who it is about,
+            # unless it is quoted already (the end of the passage before, chosen too).
+            before_quoted = cand.before_chunk is not None and (
+                cand.before_chunk.id, cand.before) in quoted
+            if needs_antecedent(cand, names_asked) and not before_quoted and (
                 cand.chunk.id, cand.index - 1) not in indices:
                 if cand.before_chunk is not None:
                     parts.append(f"{cand.before} {cite(cand.before_chunk, cand.before)}")

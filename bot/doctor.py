@@ -1,5 +1,6 @@
-"""Store check (``bot doctor``): passages without vectors, vectors without passages, and
-file records that point at passages the store does not hold; ``repair`` fixes them.
+"""Store check (``bot doctor``): passages without vectors, vectors without passages, file
+records that point at passages the store does not hold, and a local search index out of step
+with the store; ``repair`` fixes them.
 
 A file's record lists its passages; each passage is stored once with its text and vector.
 The check reads every record and every stored passage and asks the search index for each
@@ -27,11 +28,14 @@ class Health:
     without_vectors: set[str] = field(default_factory=set)
     # Stored passages no committed file lists (left by a crash; the next ingest sweeps them).
     orphans: set[str] = field(default_factory=set)
+    # The local replica (catalog and BM25 index) disagrees with the store.
+    index_out_of_step: bool = False
 
     @property
     def ok(self) -> bool:
         """True when nothing is wrong."""
-        return not (self.broken_files or self.without_vectors or self.orphans)
+        return not (self.broken_files or self.without_vectors or self.orphans
+                    or self.index_out_of_step)
 
     def lines(self) -> list[str]:
         """The findings, one line each."""
@@ -42,6 +46,8 @@ class Health:
             out.append(f"{len(self.without_vectors)} passage(s) have no searchable vector")
         if self.orphans:
             out.append(f"{len(self.orphans)} stored passage(s) belong to no file")
+        if self.index_out_of_step:
+            out.append("the local search index disagrees with the store")
         return out
 
 
@@ -62,6 +68,10 @@ def check(bot: Bot) -> Health:
         {cid: v for cid, v in with_vector.items() if cid in listed}
     )
     health.orphans = set(stored) - listed
+    whole = {c.id for r in records if r.source not in health.broken_files for c in r.chunks}
+    snap = store.snapshot()
+    indexed = set(snap.chunks)
+    health.index_out_of_step = indexed != whole or snap.lexical.ids() != indexed
     return health
 
 
@@ -93,5 +103,8 @@ def repair(bot: Bot, health: Health) -> list[str]:
         with lock.held():
             swept = bot.store.sweep()
         done.append(f"deleted {swept} passage(s) that belonged to no file")
+    if health.index_out_of_step or health.broken_files:
+        bot.store.rebuild_index()
+        done.append("rebuilt the local search index from the store")
     return done
 

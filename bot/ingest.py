@@ -141,6 +141,8 @@ class Ingester:
         self.index = index
         self.catalog = catalog
         self.lock = lock or WriteLock(settings.data_dir, settings.write_lock_timeout)
+        # Passages this run replaced or failed to publish: the ones the sweep checks.
+        self._replaced: set[str] = set()
 
     def ingest(
         self, paths: Sequence[Path | str], prune: bool = False, progress: Progress | None = None
@@ -197,6 +199,8 @@ class Ingester:
                 report.files.append(FileReport(source, "failed", message=str(exc)))
                 continue
             status = "updated" if record is not None else "added"
+            if record is not None:
+                self._replaced.update(c.id for c in record.chunks)
             pending.append(_Pending(path, source, sha, doc.title, chunks, status, _planted(chunks)))
             if sum(len(p.chunks) for p in pending) >= EMBED_GROUP:
                 report.files.extend(self._commit(pending))
@@ -211,7 +215,7 @@ class Ingester:
             report.gone = self._gone(paths)
         try:
             with self.lock.held():
-                self.index.sweep()
+                self.index.sweep(self._replaced)
         except StoreError as exc:
             log.warning("could not sweep unused passages: %s", exc)
         return report
@@ -219,9 +223,10 @@ class Ingester:
     def remove(self, source: str) -> bool:
         """Remove one document (by its stored source path) and its passages."""
         with self.lock.held():
+            record = self.catalog.file_record(source)
             removed = self.catalog.remove_file(source)
             if removed:
-                self.index.sweep()
+                self.index.sweep([c.id for c in record.chunks] if record else None)
         return removed
 
     def _without_vectors(self, records: Iterable[FileRecord]) -> set[str]:
@@ -263,6 +268,7 @@ class Ingester:
                 self.index.add_vectors(new, [vectors[c.id] for c in new])
                 return self._publish(pending, missing)
         except Exception as exc:
+            self._replaced.update(c.id for p in pending for c in p.chunks)
             return [FileReport(p.source, "failed", message=_message(exc)) for p in pending]
 
     def _embed(self, chunks: list[Chunk]) -> dict[str, list[float]]:
@@ -292,6 +298,7 @@ class Ingester:
             try:
                 self.catalog.commit_file(p.source, p.sha256, p.title, p.chunks)
             except StoreError as exc:
+                self._replaced.update(c.id for c in p.chunks)
                 reports.append(FileReport(p.source, "failed", message=str(exc)))
                 continue
             reports.append(done[p.source])
@@ -320,6 +327,9 @@ class Ingester:
         reports = []
         seen: set[str] = set()
         for info in (i for infos in self._stale(paths).values() for i in infos):
+            record = self.catalog.file_record(info.source)
+            if record is not None:
+                self._replaced.update(c.id for c in record.chunks)
             if info.source not in seen and self.catalog.remove_file(info.source):
                 reports.append(FileReport(info.source, "removed", info.chunks))
             seen.add(info.source)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -318,11 +319,13 @@ def display_names(sources: Iterable[str]) -> dict[str, str]:
     """Each stored path's shortest unique ending: the file name, or as many parent folders
     as it takes to tell it apart ("setup.md", "v2/setup.md"); never the absolute path."""
     paths = {s: Path(s).parts for s in sources}
+    # Every ending counted once, so a store of many files is named in linear time.
+    endings = Counter(p[-depth:] for p in paths.values() for depth in range(1, len(p) + 1))
     names = {}
     for source, parts in paths.items():
         for depth in range(1, len(parts) + 1):
             tail = parts[-depth:]
-            if sum(1 for p in paths.values() if p[-depth:] == tail) == 1:
+            if endings[tail] == 1:
                 break
         names[source] = "/".join(tail) if depth < len(parts) else source
     return names

@@ -40,7 +40,7 @@ class Retriever:
         s = self.settings
         top_k = top_k or s.top_k
         snap = snapshot or self.store.snapshot()
-        if not snap.chunks:
+        if not snap.files:
             return []
         dense: list[tuple[str, float]] = []
         lexical: list[tuple[str, float]] = []
@@ -57,11 +57,15 @@ class Retriever:
             for rank, (cid, _) in enumerate(ranking, start=1):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (s.rrf_k + rank)
         order = sorted(fused, key=lambda cid: (-fused[cid], cid))
+        # The lexical index may list passages not (or no longer) committed: those are skipped.
+        chunks = snap.fetch(order)
 
         results: list[Scored] = []
         kept: list[frozenset[tuple[str, ...]]] = []
         for cid in order:
-            chunk = snap.chunks[cid]
+            chunk = chunks.get(cid)
+            if chunk is None:
+                continue
             sh = shingles(chunk.text)
             if any(jaccard(sh, other) >= s.near_duplicate_threshold for other in kept):
                 continue

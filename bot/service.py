@@ -158,7 +158,7 @@ class Bot:
             draft = yield from self._generate(standalone, retrieved, snap, notes)
         else:
             draft = self.extractive.answer(standalone, retrieved, snap)
-        names = display_names(r.source for r in snap.files.values())
+        names = snap.names
         yield self._finish(text, standalone, draft, retrieved, backend, notes, started, names)
 
     def _standalone(
@@ -275,7 +275,8 @@ def build_bot(
             store_folder(settings)
             opening = WriteLock(settings.data_dir, settings.write_lock_timeout).held()
         with opening:
-            store = ChunkStore(make_client(settings), settings.collection)
+            store = ChunkStore(make_client(settings), settings.collection,
+                               settings.data_dir / "index")
     if chat is None and settings.llm_configured:
         from bot.llm import build_chat_model
 

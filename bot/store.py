@@ -7,60 +7,40 @@ commit point of a file. Readers only see passages that a committed file record l
 file that fails half-way through ingest stays at its previous version, and passages left
 behind by a crash are invisible until a later ingest sweeps them away.
 
-Every commit also writes a new generation stamp. Each process compares the stamp before
-answering and rebuilds its snapshot (passages plus BM25 index) when another process, or an
-earlier run, changed the store: the lexical side follows the vectors, whether they live in the
-embedded store or on a Chroma server. The embedded store also keeps its vector index in
-memory, where other processes' writes do not show, so a new generation reopens it from disk.
+Every commit also writes a new generation stamp and a sequence number, and each file record
+carries the sequence number of its commit (a removed file leaves a tombstone record). Readers
+work from a local replica of the catalog (bot/index.py: file records, passage texts and the
+BM25 index, on disk beside the store): when the stamp changes, the replica applies the files
+committed since its own sequence number, so the lexical side follows the vectors, whether they
+live in the embedded store or on a Chroma server, without anyone re-reading the whole store.
+The embedded store also keeps its vector index in memory, where other processes' writes do not
+show, so a new generation reopens it from disk.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.lexical import LexicalIndex
+from bot.index import Catalog, FileRecord, Snapshot
 from bot.models import Chunk, SourceInfo
 from bot.settings import Settings
+
+__all__ = ["ChunkStore", "FileRecord", "Snapshot", "StoreError", "make_client", "store_folder"]
+
+log = logging.getLogger(__name__)
 
 GENERATION_ID = "__generation__"
 
 
 class StoreError(RuntimeError):
     """The vector store cannot be reached or refused an operation."""
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    """A committed source file and the passages it is made of, in order."""
-
-    source: str
-    sha256: str
-    title: str
-    chunks: tuple[Chunk, ...]
-
-
-@dataclass
-class Snapshot:
-    """A consistent view of the store at one generation."""
-
-    generation: str = ""
-    files: dict[str, FileRecord] = field(default_factory=dict)
-    chunks: dict[str, Chunk] = field(default_factory=dict)
-    previous: dict[str, str] = field(default_factory=dict)
-    lexical: LexicalIndex = field(default_factory=lambda: LexicalIndex([], []))
-
-    @cached_property
-    def following(self) -> dict[str, str]:
-        """The passage that comes right after each passage in its document."""
-        return {before: after for after, before in self.previous.items()}
 
 
 class VectorIndex(Protocol):
@@ -84,8 +64,9 @@ class VectorIndex(Protocol):
         """Store passages and their vectors, invisible until a file lists them."""
         ...
 
-    def sweep(self) -> int:
-        """Delete stored passages that no committed file lists."""
+    def sweep(self, candidates: Iterable[str] | None = None) -> int:
+        """Delete stored passages that no committed file lists (checking only
+        ``candidates`` when the store allows)."""
         ...
 
 
@@ -193,13 +174,25 @@ def _file_record_id(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()[:32]
 
 
+def _index_folder(client: Any, name: str, index_dir: Path | None) -> Path:
+    """Where the catalog replica of collection ``name`` lives: beside an embedded store,
+    or under ``index_dir`` (each bot process's own data folder) for a Chroma server."""
+    settings = client.get_settings()
+    if settings.is_persistent:
+        base = index_dir or Path(settings.persist_directory).parent / "index"
+        return base / name
+    if index_dir is None:
+        raise ValueError("a store on a Chroma server needs a local index_dir")
+    server = f"{settings.chroma_server_host}-{settings.chroma_server_http_port}"
+    return index_dir / f"{server}-{name}"
+
+
 class ChunkStore:
     """Chunks, vectors and the file catalog, with a snapshot for readers."""
 
-    def __init__(self, client: Any, name: str) -> None:
+    def __init__(self, client: Any, name: str, index_dir: Path | None = None) -> None:
         self.name = name
         self._lock = threading.RLock()
-        self._snapshot = Snapshot()
         server = client.get_settings()
         self._server = (
             f"{server.chroma_server_host}:{server.chroma_server_http_port}"
@@ -208,6 +201,16 @@ class ChunkStore:
         self._embedded = bool(server.is_persistent)
         self._folder = server.persist_directory if self._embedded else self._server
         self._open(client)
+        folder = _index_folder(client, name, index_dir)
+        try:
+            self._catalog = Catalog(folder)
+        except Exception as exc:
+            raise StoreError(f"cannot open the local index in {folder}: "
+                             f"{explain(exc, folder)}") from exc
+        self._snapshot = Snapshot(None)
+        # The generation up to which this process's embedded vector index is known whole:
+        # its own commits on top of it need no reopening, anyone else's do.
+        self._fresh = ""
 
     def _open(self, client: Any) -> None:
         try:
@@ -228,33 +231,37 @@ class ChunkStore:
     # ----- reading -------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """The current committed view, rebuilt if the store changed since the last call."""
-        generation = self._generation()
+        """The current committed view; the local replica first catches up with the store
+        when another process, or an earlier run, changed it."""
+        generation, seq = self._generation()
         with self._lock:
-            if generation != self._snapshot.generation or not self._snapshot.generation:
-                if self._embedded and self._snapshot.generation:
+            if generation != self._snapshot.generation:
+                if self._embedded and self._snapshot.generation and generation != self._fresh:
                     self._open(_reopened(self._client))
-                self._snapshot = self._load_snapshot(generation)
+                self._fresh = generation
+                self._sync(generation, seq)
+                self._catalog.lexical.refresh()
+                self._snapshot = Snapshot(self._catalog, self._catalog.generation)
             return self._snapshot
 
     def dense_search(
         self, vector: Sequence[float], k: int, snapshot: Snapshot
     ) -> list[tuple[str, float]]:
         """``k`` nearest committed passages as ``(id, cosine similarity)``."""
-        if not snapshot.chunks or k <= 0:
+        if k <= 0 or not snapshot.files:
             return []
         # Uncommitted or orphaned passages may sit among the neighbours: ask for spares.
-        n = min(k * 2 + 8, max(len(snapshot.chunks) * 2, k))
         try:
             result = self._chunks.query(
-                query_embeddings=[list(vector)], n_results=n, include=["distances"]
+                query_embeddings=[list(vector)], n_results=k * 2 + 8, include=["distances"]
             )
         except Exception as exc:
             raise StoreError(f"vector search failed: {exc}") from exc
-        hits = []
-        for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True):
-            if cid in snapshot.chunks:
-                hits.append((cid, 1.0 - float(dist)))
+        ids = result["ids"][0]
+        committed = snapshot.committed(ids)
+        hits = [(cid, 1.0 - float(dist))
+                for cid, dist in zip(ids, result["distances"][0], strict=True)
+                if cid in committed]
         return hits[:k]
 
     def file_record(self, source: str) -> FileRecord | None:
@@ -271,17 +278,16 @@ class ChunkStore:
                 lambda b=batch: self._files.get(ids=b, include=["documents", "metadatas"])
             )
             for doc, meta in zip(got["documents"], got["metadatas"], strict=True):
-                record = self._decode_record(doc, meta)
-                out[record.source] = record
+                if not meta.get("removed"):
+                    record = self._decode_record(doc, meta)
+                    out[record.source] = record
         return out
 
     def sources(self) -> list[SourceInfo]:
         """Every committed file with its passage count."""
-        snap = self.snapshot()
-        return [
-            SourceInfo(r.source, r.title, len(r.chunks), r.sha256)
-            for r in sorted(snap.files.values(), key=lambda r: r.source)
-        ]
+        self.snapshot()
+        return [SourceInfo(source, title, n, sha)
+                for source, title, n, sha in self._catalog.sources()]
 
     # ----- writing -------------------------------------------------------------------
 
@@ -316,36 +322,68 @@ class ChunkStore:
 
         Each file's record is still a single row, so every file is seen either at its old
         or at its new version; batching only saves round trips and spares readers a
-        snapshot rebuild per file.
+        catalog update per file.
         """
         if not records:
             return
-        self._call(
-            lambda: self._files.upsert(
-                ids=[_file_record_id(r.source) for r in records],
-                embeddings=[[1.0] for _ in records],
-                documents=[json.dumps([
-                    {"id": c.id, "start": c.start, "end": c.end, "page": c.page,
-                     "heading": c.heading, "place": c.place}
-                    for c in r.chunks
-                ]) for r in records],
-                metadatas=[{"source": r.source, "sha256": r.sha256, "title": r.title}
-                           for r in records],
+        before, seq = self._generation()
+        seq += 1
+        for i in range(0, len(records), self._batch):
+            part = records[i:i + self._batch]
+            self._call(
+                lambda p=part: self._files.upsert(
+                    ids=[_file_record_id(r.source) for r in p],
+                    embeddings=[[1.0] for _ in p],
+                    documents=[json.dumps([
+                        {"id": c.id, "start": c.start, "end": c.end, "page": c.page,
+                         "heading": c.heading, "place": c.place}
+                        for c in r.chunks
+                    ]) for r in p],
+                    metadatas=[{"source": r.source, "sha256": r.sha256, "title": r.title,
+                                "seq": seq} for r in p],
+                )
             )
-        )
-        self._bump_generation()
+        self._bump_generation(before, seq)
 
     def remove_file(self, source: str) -> bool:
-        """Unpublish ``source``; its passages go at the next :meth:`sweep`."""
+        """Unpublish ``source``; its passages go at the next :meth:`sweep`.
+
+        The record becomes a tombstone carrying the commit's sequence number, so replicas
+        that follow the store learn of the removal without re-reading every file.
+        """
         rid = _file_record_id(source)
-        if not self._call(lambda: self._files.get(ids=[rid], include=[]))["ids"]:
+        got = self._call(lambda: self._files.get(ids=[rid], include=["metadatas"]))
+        if not got["ids"] or got["metadatas"][0].get("removed"):
             return False
-        self._call(lambda: self._files.delete(ids=[rid]))
-        self._bump_generation()
+        before, seq = self._generation()
+        seq += 1
+        self._call(lambda: self._files.upsert(
+            ids=[rid], embeddings=[[1.0]], documents=["[]"],
+            metadatas=[{"source": source, "sha256": "", "title": "", "seq": seq,
+                        "removed": True}],
+        ))
+        self._bump_generation(before, seq)
         return True
 
-    def sweep(self) -> int:
-        """Delete stored passages that no committed file lists; returns how many."""
+    def sweep(self, candidates: Iterable[str] | None = None) -> int:
+        """Delete stored passages that no committed file lists; returns how many.
+
+        With ``candidates`` (the passages a writer replaced or failed to publish), only
+        those are checked against the local replica, which costs what the change costs;
+        the whole store is read only when its passage count still disagrees with the
+        replica's (passages a crashed writer left behind).
+        """
+        swept = 0
+        if candidates is not None:
+            self.snapshot()
+            wanted = set(candidates)
+            orphans = sorted(wanted - self._catalog.committed(wanted))
+            for i in range(0, len(orphans), self._batch):
+                batch = orphans[i:i + self._batch]
+                self._call(lambda b=batch: self._chunks.delete(ids=b))
+            swept = len(orphans)
+            if self.vector_count() == self._catalog.count("passages"):
+                return swept
         records = self._all_records()
         referenced = {c.id for r in records for c in r.chunks}
         stored = self._call(lambda: self._chunks.get(include=[]))["ids"]
@@ -353,7 +391,7 @@ class ChunkStore:
         for i in range(0, len(orphans), self._batch):
             batch = orphans[i:i + self._batch]
             self._call(lambda b=batch: self._chunks.delete(ids=b))
-        return len(orphans)
+        return swept + len(orphans)
 
     def records(self) -> list[FileRecord]:
         """Every committed file record, read from the store."""
@@ -395,6 +433,14 @@ class ChunkStore:
         """Number of stored passage vectors (committed or not)."""
         return int(self._call(self._chunks.count))
 
+    def rebuild_index(self) -> None:
+        """Rebuild the local replica (catalog and BM25 index) from the store."""
+        generation, seq = self._generation()
+        with self._lock:
+            self._sync(generation, seq, full=True)
+            self._catalog.lexical.refresh()
+            self._snapshot = Snapshot(self._catalog, self._catalog.generation)
+
     # ----- internals -----------------------------------------------------------------
 
     def _call(self, fn: Any) -> Any:
@@ -414,19 +460,27 @@ class ChunkStore:
                 ) from exc
             raise StoreError(f"vector store error: {explain(exc, self._folder)}") from exc
 
-    def _generation(self) -> str:
+    def _generation(self) -> tuple[str, int]:
         got = self._call(lambda: self._files.get(ids=[GENERATION_ID], include=["metadatas"]))
         if not got["ids"]:
-            return "empty"
-        return str(got["metadatas"][0]["generation"])
+            return "empty", 0
+        meta = got["metadatas"][0]
+        return str(meta["generation"]), int(meta.get("last_seq", 0))
 
-    def _bump_generation(self) -> None:
+    def _bump_generation(self, before: str, seq: int) -> None:
+        generation = uuid.uuid4().hex
         self._call(
             lambda: self._files.upsert(
                 ids=[GENERATION_ID], embeddings=[[1.0]], documents=[""],
-                metadatas=[{"generation": uuid.uuid4().hex}],
+                metadatas=[{"generation": generation, "last_seq": seq}],
             )
         )
+        if before == self._fresh:
+            self._fresh = generation
+
+    def _identity(self) -> str:
+        # A store deleted and made again under the same name must not inherit the replica.
+        return f"{self._chunks.id}/{self._files.id}"
 
     def _decode_record(self, document: str, meta: dict[str, Any]) -> FileRecord:
         source = str(meta["source"])
@@ -446,55 +500,78 @@ class ChunkStore:
         return [
             self._decode_record(doc, meta)
             for rid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-            if rid != GENERATION_ID
+            if rid != GENERATION_ID and not meta.get("removed")
         ]
 
-    def _read_files_and_texts(self) -> tuple[list[FileRecord], dict[str, str]]:
-        """The committed files and the texts of their passages, read so they agree."""
-        last = self._snapshot
-        for _ in range(3):
-            records = sorted(self._all_records(), key=lambda r: r.source)
-            ids = sorted({c.id for r in records for c in r.chunks})
-            # Ids are content hashes: texts already in the previous snapshot cannot have
-            # changed, so only passages new since then are read from the store.
-            texts = {cid: last.chunks[cid].text for cid in ids if cid in last.chunks}
-            wanted = [cid for cid in ids if cid not in texts]
-            for i in range(0, len(wanted), self._batch):
-                batch = wanted[i:i + self._batch]
-                got = self._call(lambda b=batch: self._chunks.get(ids=b, include=["documents"]))
-                texts.update(zip(got["ids"], got["documents"], strict=True))
-            if len(texts) == len(ids):
-                return records, texts
-            # A writer published a new version and swept the old passages between the two
-            # reads: list the files again rather than show one of them in part.
-        whole = [r for r in records if all(c.id in texts for c in r.chunks)]
-        return whole, texts
+    def _changes(self, since: int | None) -> tuple[list[FileRecord], list[str]]:
+        """Files committed (and removed) at sequence ``since`` or later; all with None.
 
-    def _load_snapshot(self, generation: str) -> Snapshot:
-        records, texts = self._read_files_and_texts()
-        first: dict[str, Chunk] = {}
-        previous: dict[str, str] = {}
-        for record in records:
-            for i, c in enumerate(record.chunks):
-                if c.id in first:
-                    continue
-                first[c.id] = c
-                before = record.chunks[i - 1] if i else None
-                if before is not None and before.heading == c.heading and before.id != c.id:
-                    previous[c.id] = before.id
-        last = self._snapshot
-        chunks = {
-            cid: Chunk(
-                id=cid, text=texts[cid], source=c.source, title=c.title, start=c.start,
-                end=c.end, page=c.page, heading=c.heading, place=c.place,
-            )
-            for cid, c in first.items()
-        }
-        ordered = sorted(chunks)
-        return Snapshot(
-            generation=generation,
-            files={r.source: r for r in records},
-            chunks=chunks,
-            previous={k: v for k, v in previous.items() if k in chunks and v in chunks},
-            lexical=LexicalIndex(ordered, [chunks[c].text for c in ordered], last.lexical),
-        )
+        ``>=`` rather than ``>``: two writers on one server may draw the same number, and
+        applying a record twice is harmless.
+        """
+        if since is None:
+            return self._all_records(), []
+        got = self._call(lambda: self._files.get(
+            where={"seq": {"$gte": since}}, include=["documents", "metadatas"]))
+        records, removed = [], []
+        for doc, meta in zip(got["documents"], got["metadatas"], strict=True):
+            if meta.get("removed"):
+                removed.append(str(meta["source"]))
+            else:
+                records.append(self._decode_record(doc, meta))
+        return records, removed
+
+    def _sync(self, generation: str, seq: int, full: bool = False) -> None:
+        """Bring the local replica to ``generation``; processes sharing it take turns, and
+        whoever comes second finds the work done."""
+        catalog = self._catalog
+        if not full and catalog.generation == generation:
+            return
+        try:
+            catalog.lock.acquire(timeout=600)
+        except Exception as exc:
+            raise StoreError(f"cannot lock the local index in {catalog.folder}: {exc}") from exc
+        try:
+            identity = self._identity()
+            for _ in range(3):
+                if not full and catalog.generation == generation:
+                    return
+                applied = catalog.meta("seq")
+                whole = full or applied is None or catalog.meta("identity") != identity
+                records, removed = self._changes(None if whole else int(applied or 0))
+                texts = self._texts(records, whole)
+                listed = {c.id for r in records for c in r.chunks}
+                missing = listed - texts.keys()
+                if not whole:
+                    missing -= catalog.committed(missing)
+                if not missing:
+                    catalog.apply(generation, seq, records, removed, texts, identity, whole)
+                    return
+                # A writer published a newer version and swept passages of this one between
+                # the two reads: look again rather than show a file in part.
+                generation, seq = self._generation()
+            complete = [r for r in records if not any(c.id in missing for c in r.chunks)]
+            log.warning("%d file(s) changed while the local index was updated; "
+                        "they are shown at their previous version", len(records) - len(complete))
+            # Recorded as no generation at all, so the next question looks again.
+            catalog.apply("", int(applied or 0), complete, removed, texts,
+                          "" if whole else identity, whole)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot update the local index in {catalog.folder}: "
+                             f"{explain(exc, catalog.folder)}") from exc
+        finally:
+            catalog.lock.release()
+
+    def _texts(self, records: Sequence[FileRecord], every: bool) -> dict[str, str]:
+        """Texts of the passages of ``records``: all of them, or (``every`` False) those the
+        replica does not hold yet."""
+        ids = sorted({c.id for r in records for c in r.chunks})
+        wanted = ids if every else sorted(set(ids) - self._catalog.committed(ids))
+        texts: dict[str, str] = {}
+        for i in range(0, len(wanted), self._batch):
+            batch = wanted[i:i + self._batch]
+            got = self._call(lambda b=batch: self._chunks.get(ids=b, include=["documents"]))
+            texts.update(zip(got["ids"], got["documents"], strict=True))
+        return texts

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from bot.service import Bot
+from bot.service import Bot, build_bot
+from bot.store import ChunkStore, make_client
 
 EDITIONS = 6
 READERS = 3
@@ -96,23 +97,27 @@ def test_snapshot_taken_while_a_new_version_commits_holds_whole_files(
 ) -> None:
     """Forces the worst interleaving: the reader has listed the files, and before it reads
     their passages a writer commits a new edition and sweeps the old passages away."""
-    reader, writer = make_bot(), make_bot()
+    writer = make_bot()
+    # A reader with its own local index, as a replica against a shared Chroma server has:
+    # one sharing the writer's data folder would hold the writer's sweep off until it is done.
+    store = ChunkStore(make_client(writer.settings), writer.settings.collection,
+                       tmp_path / "reader-index")
+    reader = build_bot(writer.settings, embedder=writer.embedder, store=store)
     doc = tmp_path / "survey.txt"
     write_edition(doc, 1)
     assert not writer.ingest([doc]).failed
-    store = reader.store
-    list_files = store._all_records
+    list_changes = store._changes
     raced = []
 
-    def list_then_race() -> Any:
-        records = list_files()
+    def list_then_race(since: int | None) -> Any:
+        changes = list_changes(since)
         if not raced:
             raced.append(True)
             write_edition(doc, 2)
             assert [f.status for f in writer.ingest([doc]).files] == ["updated"]
-        return records
+        return changes
 
-    store._all_records = list_then_race  # type: ignore[method-assign]
+    store._changes = list_then_race  # type: ignore[method-assign]
     snap = store.snapshot()
     assert raced
     for record in snap.files.values():

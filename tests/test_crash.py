@@ -128,7 +128,7 @@ print(json.dumps({
     "files": {s: {"sha": r.sha256, "ids": [c.id for c in r.chunks]} for s, r in snap.files.items()},
     "texts": sorted(snap.chunks),
     "with_vectors": sorted(vectors),
-    "lexical": sorted(snap.lexical.ids),
+    "lexical": sorted(snap.lexical.ids()),
     "self_found": self_found,
     "vector_count": store.vector_count(),
 }))

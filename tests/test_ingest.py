@@ -26,7 +26,7 @@ def _corpus_copy(tmp_path: Path) -> Path:
 
 
 def _lexical_ids(bot: Bot) -> set[str]:
-    return set(bot.store.snapshot().lexical.ids)
+    return bot.store.snapshot().lexical.ids()
 
 
 def test_reingest_of_unchanged_corpus_embeds_nothing(
