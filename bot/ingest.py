@@ -260,6 +260,7 @@ class Ingester:
             missing = self.index.missing_ids(wanted)
             vectors = self._embed([wanted[cid] for cid in wanted if cid in missing])
             with self.lock.held():
+                self.index.check_model(self.settings.embedding_identity, claim=True)
                 # Another writer may have swept passages that were stored a moment ago.
                 gone = self.index.missing_ids(wanted) - set(vectors)
                 vectors.update(self._embed([wanted[cid] for cid in gone]))

@@ -45,6 +45,8 @@ class Bot:
         self.extractive = ExtractiveAnswerer(
             embedder, settings.min_confidence, settings.max_answer_sentences
         )
+        # The store generation whose embedding model was last found to match this bot's.
+        self._model_checked = ""
 
     @property
     def backends(self) -> list[Backend]:
@@ -146,6 +148,10 @@ class Bot:
                          refused=True, backend=backend,
                          latency_s=time.perf_counter() - started)
             return
+        if snap.generation != self._model_checked:
+            # A store of another model's vectors would answer from noise: said once per change.
+            self.store.check_model(self.settings.embedding_identity)
+            self._model_checked = snap.generation
         notes: list[str] = []
         standalone = self._standalone(text, history, backend, notes)
         if is_steering(text):

