@@ -202,7 +202,9 @@ def test_follow_ups_use_each_sessions_own_history(open_page: Any) -> None:
     assert "Ishiba" not in second.locator("#dq-chat [data-testid=user]").all_inner_texts().__str__()
     first.click("#dq-new")
     first.wait_for_function("() => !document.querySelector('#dq-chat [data-testid=user]')")
-    assert "Waseda" not in ask(first, "Where did he graduate from?").inner_text()
+    # A new chat forgets the conversation: "he" is no longer read as Ishiba.
+    assert not re.search(r"Understood as: .*Ishiba", ask(first, "Where did he graduate from?")
+                         .inner_text())
 
 
 def test_refusal_looks_like_a_refusal_and_offers_closest_passages(open_page: Any) -> None:
