@@ -11,8 +11,10 @@ reads the few passages it needs from SQLite.
 from __future__ import annotations
 
 import contextlib
+import math
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from bot.lexical import LexicalIndex
+from bot.lexical import LexicalIndex, terms
 from bot.models import Chunk, display_names
 
 _SCHEMA = """
@@ -33,7 +35,10 @@ CREATE TABLE IF NOT EXISTS refs(
     place TEXT NOT NULL, PRIMARY KEY(source, pos)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS refs_by_chunk ON refs(chunk_id, source, pos);
 CREATE TABLE IF NOT EXISTS passages(id TEXT PRIMARY KEY, text TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS df(term TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 """
+# Part of the replica's identity: a replica written by another layout is rebuilt.
+LAYOUT = "2"
 # SQLite's limit on bound parameters is 32766 in current builds; stay well below.
 _IN_BATCH = 900
 
@@ -191,6 +196,22 @@ class Catalog:
         )
         return FileRecord(source, sha256, title, chunks)
 
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term over the committed passages; unseen
+        terms weigh the most. Counted here rather than by the BM25 index, whose counts
+        include deleted passages until it merges them away."""
+        n = self.count("passages")
+        df = self._df(term)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def known(self, term: str) -> bool:
+        """Whether any committed passage has the stemmed ``term``."""
+        return self._df(term) > 0
+
+    def _df(self, term: str) -> int:
+        row = self._db().execute("SELECT n FROM df WHERE term=?", (term,)).fetchone()
+        return 0 if row is None else int(row[0])
+
     # ----- writing ---------------------------------------------------------------------
 
     def apply(
@@ -228,12 +249,25 @@ class Catalog:
             # Passages of the touched files that no other file lists either.
             gone = old_ids - new_ids
             gone -= self._listed_elsewhere(gone, set(touched))
+        counts: Counter[str] = Counter()
+        for _, text in to_add:
+            counts.update(set(terms(text)))
+        for i in range(0, len(gone), _IN_BATCH):
+            part = sorted(gone)[i:i + _IN_BATCH]
+            marks = ",".join("?" * len(part))
+            for (text,) in db.execute(f"SELECT text FROM passages WHERE id IN ({marks})", part):
+                counts.subtract(set(terms(text)))
         self.lexical.update(to_add, sorted(gone), clear=full)
         with self._write() as db:
             if full:
                 db.execute("DELETE FROM files")
                 db.execute("DELETE FROM refs")
                 db.execute("DELETE FROM passages")
+                db.execute("DELETE FROM df")
+            db.executemany(
+                "INSERT INTO df VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET n = n + excluded.n",
+                [(t, c) for t, c in counts.items() if c])
+            db.execute("DELETE FROM df WHERE n <= 0")
             for source in touched:
                 db.execute("DELETE FROM files WHERE source=?", (source,))
                 db.execute("DELETE FROM refs WHERE source=?", (source,))
@@ -327,6 +361,26 @@ class _Neighbours(Mapping[str, str]):
         return sum(1 for _ in self)
 
 
+class Lexical:
+    """What readers need of the lexical side: BM25 search (tantivy) and exact term
+    statistics of the committed passages (the catalog)."""
+
+    terms = staticmethod(terms)
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self.idf = catalog.idf
+        self.known = catalog.known
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        """The ``k`` best ``(id, bm25 score)`` pairs (possibly of uncommitted passages)."""
+        return self._catalog.lexical.search(query, k)
+
+    def ids(self) -> set[str]:
+        """Every id in the BM25 index (for checks)."""
+        return self._catalog.lexical.ids()
+
+
 class Snapshot:
     """The committed view readers use, read from the catalog replica as needed.
 
@@ -345,10 +399,10 @@ class Snapshot:
             raise LookupError("no snapshot is loaded")
         return self._catalog
 
-    @property
-    def lexical(self) -> LexicalIndex:
-        """The BM25 index over the committed passages (and possibly a few more)."""
-        return self.catalog.lexical
+    @cached_property
+    def lexical(self) -> Lexical:
+        """BM25 search, and term statistics over the committed passages."""
+        return Lexical(self.catalog)
 
     @cached_property
     def chunks(self) -> Mapping[str, Chunk]:

@@ -9,7 +9,6 @@ list (yet, or any more); the caller keeps only committed ones.
 from __future__ import annotations
 
 import contextlib
-import math
 import threading
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -78,21 +77,6 @@ class LexicalIndex:
         with self._lock:
             self._index.reload()
             self._searcher = self._index.searcher()
-
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of a stemmed term; unseen terms weigh the most."""
-        n = len(self)
-        df = self._df(term)
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-
-    def known(self, term: str) -> bool:
-        """Whether any indexed passage has the stemmed ``term``."""
-        return self._df(term) > 0
-
-    def _df(self, term: str) -> int:
-        if not term or len(term) > _MAX_TERM_CHARS:
-            return 0
-        return int(self._searcher.doc_freq("body", term))
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """The ``k`` best ``(id, bm25 score)`` pairs; passages sharing no term are left out."""

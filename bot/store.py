@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.index import Catalog, FileRecord, Snapshot
+from bot.index import LAYOUT, Catalog, FileRecord, Snapshot
 from bot.models import Chunk, SourceInfo
 from bot.settings import Settings
 
@@ -346,8 +346,10 @@ class ChunkStore:
                          "heading": c.heading, "place": c.place}
                         for c in r.chunks
                     ]) for r in p],
+                    # Chroma merges an upsert's metadata into the old record's: a file
+                    # added again after its removal must say it is no tombstone.
                     metadatas=[{"source": r.source, "sha256": r.sha256, "title": r.title,
-                                "seq": seq} for r in p],
+                                "seq": seq, "removed": False} for r in p],
                 )
             )
         self._bump_generation(before, seq)
@@ -505,7 +507,7 @@ class ChunkStore:
 
     def _identity(self) -> str:
         # A store deleted and made again under the same name must not inherit the replica.
-        return f"{self._chunks.id}/{self._files.id}"
+        return f"{LAYOUT}/{self._chunks.id}/{self._files.id}"
 
     def _decode_record(self, document: str, meta: dict[str, Any]) -> FileRecord:
         source = str(meta["source"])

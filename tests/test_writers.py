@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from filelock import FileLock, Timeout
@@ -179,3 +180,33 @@ def test_lost_vectors_are_re_embedded_by_ingest_and_found_by_doctor(tmp_path: Pa
                               text=True, timeout=300)
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert "re-ingested" in repaired.stdout and "the store is consistent" in repaired.stdout
+
+
+def test_a_server_sees_a_file_removed_and_ingested_again_by_another_process(
+    make_bot: Any, tmp_path: Path
+) -> None:
+    """A web process removes a document, a terminal ingests it again: the web process's next
+    answer comes from it (once seen answering from another document until a restart)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    gzip_doc = docs / "gzip-README.txt"
+    gzip_doc.write_text("By default gzip compresses with the deflate algorithm, which pairs "
+                        "LZ77 with Huffman coding.\n", encoding="utf-8")
+    (docs / "zstd-README.txt").write_text(
+        "Zstandard is a fast compression algorithm that offers high compression ratios.\n",
+        encoding="utf-8")
+    data = tmp_path / "data"
+    serving = make_bot(data_dir=data)
+    assert not serving.ingest([docs]).failed
+    question = "What algorithm does gzip use by default?"
+    assert serving.ask(question).citations[0].chunk.source == str(gzip_doc.resolve())
+    assert serving.remove(str(gzip_doc.resolve()))
+    assert all(c.chunk.source != str(gzip_doc.resolve())
+               for c in serving.ask(question).citations)
+    done = subprocess.run([str(BOT), "ingest", str(docs)], env=env_for(data),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    answer = serving.ask(question)
+    assert not answer.refused and "deflate" in answer.text
+    assert answer.citations[0].chunk.source == str(gzip_doc.resolve())
+    assert [s.name for s in serving.sources()] == ["gzip-README.txt", "zstd-README.txt"]
