@@ -252,12 +252,13 @@ class Catalog:
         counts: Counter[str] = Counter()
         for _, text in to_add:
             counts.update(set(terms(text)))
-        for i in range(0, len(gone), _IN_BATCH):
-            part = sorted(gone)[i:i + _IN_BATCH]
+        leaving = sorted(gone)
+        for i in range(0, len(leaving), _IN_BATCH):
+            part = leaving[i:i + _IN_BATCH]
             marks = ",".join("?" * len(part))
             for (text,) in db.execute(f"SELECT text FROM passages WHERE id IN ({marks})", part):
                 counts.subtract(set(terms(text)))
-        self.lexical.update(to_add, sorted(gone), clear=full)
+        self.lexical.update(to_add, leaving, clear=full)
         with self._write() as db:
             if full:
                 db.execute("DELETE FROM files")
