@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock
 
@@ -110,37 +111,32 @@ class Catalog:
         """Whether any file is committed."""
         return self._db().execute("SELECT 1 FROM files LIMIT 1").fetchone() is not None
 
-    def fetch(self, ids: Iterable[str]) -> dict[str, Chunk]:
-        """Committed passages among ``ids``, each placed where it first occurs (files in
-        source order), as one :class:`Chunk` with its text."""
-        wanted = list(dict.fromkeys(ids))
-        out: dict[str, Chunk] = {}
+    def _rows(self, sql: str, keys: Iterable[str]) -> Iterator[Any]:
+        """Rows of ``sql``, whose ``{marks}`` is an IN list, over ``keys`` in batches."""
+        wanted = list(dict.fromkeys(keys))
         db = self._db()
         for i in range(0, len(wanted), _IN_BATCH):
             part = wanted[i:i + _IN_BATCH]
-            marks = ",".join("?" * len(part))
-            rows = db.execute(
-                "SELECT r.chunk_id, p.text, r.source, f.title, r.start, r.\"end\", r.page, "
-                "r.heading, r.place FROM refs r JOIN passages p ON p.id = r.chunk_id "
-                f"JOIN files f ON f.source = r.source WHERE r.chunk_id IN ({marks}) "
-                "ORDER BY r.chunk_id, r.source, r.pos", part,
-            ).fetchall()
-            for cid, text, source, title, start, end, page, heading, place in rows:
-                if cid not in out:
-                    out[cid] = Chunk(id=cid, text=text, source=source, title=title, start=start,
-                                     end=end, page=page, heading=heading, place=place)
+            yield from db.execute(sql.format(marks=",".join("?" * len(part))), part)
+
+    def fetch(self, ids: Iterable[str]) -> dict[str, Chunk]:
+        """Committed passages among ``ids``, each placed where it first occurs (files in
+        source order), as one :class:`Chunk` with its text."""
+        out: dict[str, Chunk] = {}
+        rows = self._rows(
+            "SELECT r.chunk_id, p.text, r.source, f.title, r.start, r.\"end\", r.page, "
+            "r.heading, r.place FROM refs r JOIN passages p ON p.id = r.chunk_id "
+            "JOIN files f ON f.source = r.source WHERE r.chunk_id IN ({marks}) "
+            "ORDER BY r.chunk_id, r.source, r.pos", ids)
+        for cid, text, source, title, start, end, page, heading, place in rows:
+            if cid not in out:
+                out[cid] = Chunk(id=cid, text=text, source=source, title=title, start=start,
+                                 end=end, page=page, heading=heading, place=place)
         return out
 
     def committed(self, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` are committed passages."""
-        wanted = list(dict.fromkeys(ids))
-        found: set[str] = set()
-        for i in range(0, len(wanted), _IN_BATCH):
-            part = wanted[i:i + _IN_BATCH]
-            marks = ",".join("?" * len(part))
-            found.update(r[0] for r in self._db().execute(
-                f"SELECT id FROM passages WHERE id IN ({marks})", part))
-        return found
+        return {r[0] for r in self._rows("SELECT id FROM passages WHERE id IN ({marks})", ids)}
 
     def passage_ids(self) -> Iterator[str]:
         """Every committed passage id."""
@@ -231,7 +227,6 @@ class Catalog:
         The BM25 index is committed first, so a crash in between leaves the catalog at its
         previous generation and the next sync applies the same change again.
         """
-        db = self._db()
         touched = [r.source for r in records] + list(removed)
         new_ids = {c.id for r in records for c in r.chunks}
         if full:
@@ -240,12 +235,8 @@ class Catalog:
         else:
             present = self.committed(new_ids)
             to_add = [(cid, texts[cid]) for cid in sorted(new_ids - present)]
-            old_ids: set[str] = set()
-            for i in range(0, len(touched), _IN_BATCH):
-                part = touched[i:i + _IN_BATCH]
-                marks = ",".join("?" * len(part))
-                old_ids.update(r[0] for r in db.execute(
-                    f"SELECT chunk_id FROM refs WHERE source IN ({marks})", part))
+            old_ids = {r[0] for r in self._rows(
+                "SELECT chunk_id FROM refs WHERE source IN ({marks})", touched)}
             # Passages of the touched files that no other file lists either.
             gone = old_ids - new_ids
             gone -= self._listed_elsewhere(gone, set(touched))
@@ -253,11 +244,8 @@ class Catalog:
         for _, text in to_add:
             counts.update(set(terms(text)))
         leaving = sorted(gone)
-        for i in range(0, len(leaving), _IN_BATCH):
-            part = leaving[i:i + _IN_BATCH]
-            marks = ",".join("?" * len(part))
-            for (text,) in db.execute(f"SELECT text FROM passages WHERE id IN ({marks})", part):
-                counts.subtract(set(terms(text)))
+        for (text,) in self._rows("SELECT text FROM passages WHERE id IN ({marks})", leaving):
+            counts.subtract(set(terms(text)))
         self.lexical.update(to_add, leaving, clear=full)
         with self._write() as db:
             if full:
@@ -287,16 +275,9 @@ class Catalog:
             )
 
     def _listed_elsewhere(self, ids: set[str], touched: set[str]) -> set[str]:
-        kept: set[str] = set()
-        wanted = sorted(ids)
-        for i in range(0, len(wanted), _IN_BATCH):
-            part = wanted[i:i + _IN_BATCH]
-            marks = ",".join("?" * len(part))
-            for cid, source in self._db().execute(
-                    f"SELECT chunk_id, source FROM refs WHERE chunk_id IN ({marks})", part):
-                if source not in touched:
-                    kept.add(cid)
-        return kept
+        rows = self._rows("SELECT chunk_id, source FROM refs WHERE chunk_id IN ({marks})",
+                          sorted(ids))
+        return {cid for cid, source in rows if source not in touched}
 
 
 class _Chunks(Mapping[str, Chunk]):
