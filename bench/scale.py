@@ -509,15 +509,15 @@ def measure_size(
 
 
 def run(sizes: list[int], work: Path, use_server: bool,
-        save: Callable[[dict[str, Any]], None]) -> None:
+        save: Callable[[dict[str, Any]], None], resume: bool = False) -> None:
     """Grow one store through ``sizes`` and measure at each, handing the run's figures so
     far to ``save`` after every size (a failure at 1M keeps the 10k and 100k figures)."""
     from bot.service import build_bot
     from bot.settings import load_settings
 
-    if work.exists():
+    if work.exists() and not resume:
         shutil.rmtree(work)
-    work.mkdir(parents=True)
+    work.mkdir(parents=True, exist_ok=True)
     server = ChromaServer(work / "chroma-server") if use_server else None
     try:
         store_env: dict[str, Any] = {"collection": "scale"}
@@ -542,7 +542,8 @@ def run(sizes: list[int], work: Path, use_server: bool,
         points: list[dict[str, Any]] = []
         got = {"mode": "chroma-server" if server else "embedded",
                "embedding_backend": settings.embedding_backend, "points": points}
-        files = 0
+        # Resuming measures a store a failed run grew, instead of growing it again.
+        files = bot.store.vector_count() // PASSAGES_PER_FILE if resume else 0
         for size in sizes:
             started = time.perf_counter()
             wanted = max(1, size // PASSAGES_PER_FILE)
@@ -677,6 +678,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS, help="Where results go.")
     parser.add_argument("--chroma-server", action="store_true",
                         help="Run against a `chroma run` server on 127.0.0.1.")
+    parser.add_argument("--resume", action="store_true",
+                        help="Measure the store left in --work by an earlier run (it is not "
+                        "deleted; growth starts from the files it holds).")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -703,7 +707,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         write_plot(results, args.out / "scale.png")
         print(f"results written to {args.out} after {got['wall_minutes']} min", flush=True)
 
-    run(sizes, args.work.resolve(), args.chroma_server, save)
+    run(sizes, args.work.resolve(), args.chroma_server, save, args.resume)
 
 
 if __name__ == "__main__":

@@ -395,7 +395,7 @@ class ChunkStore:
                 return swept
         records = self._all_records()
         referenced = {c.id for r in records for c in r.chunks}
-        stored = self._call(lambda: self._chunks.get(include=[]))["ids"]
+        stored = self._paged(self._chunks, include=[])["ids"]
         orphans = [cid for cid in stored if cid not in referenced]
         for i in range(0, len(orphans), self._batch):
             batch = orphans[i:i + self._batch]
@@ -427,8 +427,9 @@ class ChunkStore:
     def stored(self, ids: Sequence[str] | None = None) -> dict[str, tuple[str, Any]]:
         """Stored passages (all, or those of ``ids``) as ``id -> (text, vector or None)``."""
         def read(batch: list[str] | None) -> None:
-            got = self._call(lambda: self._chunks.get(
-                ids=batch, include=["documents", "embeddings"]))
+            got = (self._paged(self._chunks, include=["documents", "embeddings"])
+                   if batch is None else self._call(lambda: self._chunks.get(
+                       ids=batch, include=["documents", "embeddings"])))
             vectors = got.get("embeddings")
             for i, cid in enumerate(got["ids"]):
                 vector = vectors[i] if vectors is not None else None
@@ -523,12 +524,28 @@ class ChunkStore:
         return FileRecord(source, str(meta["sha256"]), title, chunks)
 
     def _all_records(self) -> list[FileRecord]:
-        got = self._call(lambda: self._files.get(include=["documents", "metadatas"]))
+        got = self._paged(self._files, include=["documents", "metadatas"])
         return [
             self._decode_record(doc, meta)
             for rid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
             if rid not in (GENERATION_ID, MODEL_ID) and not meta.get("removed")
         ]
+
+    def _paged(self, collection: Any, **query: Any) -> dict[str, list[Any]]:
+        """A whole ``get`` read in pages: Chroma fails one read of tens of thousands of
+        records ("too many SQL variables")."""
+        fields = ["ids", *query.get("include", [])]
+        out: dict[str, list[Any]] = {f: [] for f in fields}
+        offset = 0
+        while True:
+            got = self._call(lambda o=offset: collection.get(
+                limit=self._batch, offset=o, **query))
+            for f in fields:
+                values = got.get(f)
+                out[f].extend(list(values) if values is not None else [None] * len(got["ids"]))
+            offset += len(got["ids"])
+            if len(got["ids"]) < self._batch:
+                return out
 
     def _changes(self, since: int | None) -> tuple[list[FileRecord], list[str]]:
         """Files committed (and removed) at sequence ``since`` or later; all with None.
@@ -538,8 +555,8 @@ class ChunkStore:
         """
         if since is None:
             return self._all_records(), []
-        got = self._call(lambda: self._files.get(
-            where={"seq": {"$gte": since}}, include=["documents", "metadatas"]))
+        got = self._paged(self._files, where={"seq": {"$gte": since}},
+                          include=["documents", "metadatas"])
         records, removed = [], []
         for doc, meta in zip(got["documents"], got["metadatas"], strict=True):
             if meta.get("removed"):

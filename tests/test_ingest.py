@@ -224,3 +224,22 @@ def test_a_store_of_another_models_vectors_is_refused_not_mixed(
         other.ask("When was Shigeru Ishiba born?")
     assert len(first.store.sources()) == 1
     assert not first.ask("When was Shigeru Ishiba born?").refused
+
+
+def test_whole_store_reads_go_in_pages(make_bot: Callable[..., Bot], tmp_path: Path) -> None:
+    """Chroma fails one read of tens of thousands of records; whole reads are paged, here
+    with pages of three so eight files and their passages take several."""
+    bot = make_bot()
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(8):
+        (docs / f"note-{i}.txt").write_text(f"Note {i} says the tide tables list {i} ports.\n")
+    assert not bot.ingest([docs]).failed
+    bot.store._batch = 3
+    assert len(bot.store.records()) == 8
+    assert len(bot.store.stored()) == 8
+    bot.store.rebuild_index()
+    assert len(bot.store.snapshot().files) == 8 and len(bot.store.snapshot().chunks) == 8
+    (docs / "note-0.txt").unlink()
+    assert [f.status for f in bot.ingest([docs], prune=True).files].count("removed") == 1
+    assert bot.store.sweep() == 0 and bot.store.vector_count() == 7
