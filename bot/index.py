@@ -192,19 +192,8 @@ class Catalog:
         )
         return FileRecord(source, sha256, title, chunks)
 
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of a stemmed term over the committed passages; unseen
-        terms weigh the most. Counted here rather than by the BM25 index, whose counts
-        include deleted passages until it merges them away."""
-        n = self.count("passages")
-        df = self._df(term)
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-
-    def known(self, term: str) -> bool:
-        """Whether any committed passage has the stemmed ``term``."""
-        return self._df(term) > 0
-
-    def _df(self, term: str) -> int:
+    def df(self, term: str) -> int:
+        """How many committed passages have the stemmed ``term``."""
         row = self._db().execute("SELECT n FROM df WHERE term=?", (term,)).fetchone()
         return 0 if row is None else int(row[0])
 
@@ -351,8 +340,23 @@ class Lexical:
 
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
-        self.idf = catalog.idf
-        self.known = catalog.known
+
+    @cached_property
+    def _passages(self) -> int:
+        # Counted once per snapshot: a count reads the whole table, and a question asks
+        # for the idf of every word it has.
+        return self._catalog.count("passages")
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term over the committed passages; unseen
+        terms weigh the most. Counted by the catalog rather than by the BM25 index, whose
+        counts include deleted passages until it merges them away."""
+        df = self._catalog.df(term)
+        return math.log(1.0 + (self._passages - df + 0.5) / (df + 0.5))
+
+    def known(self, term: str) -> bool:
+        """Whether any committed passage has the stemmed ``term``."""
+        return self._catalog.df(term) > 0
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """The ``k`` best ``(id, bm25 score)`` pairs (possibly of uncommitted passages)."""
