@@ -132,6 +132,17 @@ class TextGen:
 # ----- measuring ----------------------------------------------------------------------------
 
 
+def _terminate(proc: subprocess.Popen[Any], timeout: float) -> None:
+    """Stop ``proc`` if it still runs: politely, then by force after ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def percentiles(samples_s: Sequence[float]) -> dict[str, float]:
     """p50 and p95 of ``samples_s`` (seconds), in milliseconds."""
     arr = np.asarray(samples_s) * 1000.0
@@ -284,13 +295,7 @@ class Replica:
 
     def stop(self) -> None:
         """End the process if it is still running."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _terminate(self.proc, 20)
 
 
 # ----- the chroma server --------------------------------------------------------------------
@@ -329,13 +334,7 @@ class ChromaServer:
 
     def stop(self) -> None:
         """Stop the server; its data stays in ``path``."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _terminate(self.proc, 30)
 
 
 # ----- growing and measuring ----------------------------------------------------------------
