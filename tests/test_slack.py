@@ -601,7 +601,8 @@ def test_socket_mode_answers_events_from_the_websocket_once(
         finally:
             executor.shutdown(wait=True)
             handler.close()
-    assert [a["envelope_id"] for a in server.acks] == ["env-1", "env-2"]
+    # The client acks on its own worker threads, so only "each envelope once" is promised.
+    assert sorted(a["envelope_id"] for a in server.acks) == ["env-1", "env-2"]
     assert slack_api.made("apps.connections.open")
     [reply] = slack_api.replies_in(DM, ts)
     assert reply["text"] == corpus_bot.ask(question).text
