@@ -3,25 +3,32 @@
 It only calls ``ask_stream``, ``ingest``, ``sources`` and ``remove`` (uploads go through
 :mod:`bot.uploads`) and renders what they return (HTML in :mod:`bot.webview`). Conversation
 memory lives in per-session ``gr.State``, so two tabs hold two conversations; votes go to
-:class:`bot.feedback.FeedbackStore`.
+:class:`bot.feedback.FeedbackStore`. Beside the page, ``GET /document/{id}`` opens the
+document a citation comes from (:mod:`bot.documents`), behind the page's login.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import gradio as gr
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 
 from bot import webview
+from bot.documents import Documents, Gone, NotIndexed
 from bot.feedback import FeedbackStore, Vote
 from bot.guard import QuestionError
 from bot.loaders import SUPPORTED_SUFFIXES
@@ -67,6 +74,7 @@ class ChatApp:
         self.feedback = feedback
         self.uploads = settings.data_dir / "uploads"
         self.upload_folder = UploadFolder(self.uploads, settings.web_max_upload_mb)
+        self.library = Documents(bot.store, int(settings.max_file_mb * 1024 * 1024))
 
     # ----- asking ----------------------------------------------------------------------
 
@@ -263,12 +271,14 @@ class ChatApp:
             settings.answer_backend if settings.answer_backend in backends else backends[0]
         )
         # No telemetry or version check: the app must not reach the network.
-        with gr.Blocks(title="Document Q&A", fill_width=True, analytics_enabled=False) as demo:
+        with ChatPage(title="Document Q&A", fill_width=True, analytics_enabled=False) as demo:
+            demo.documents = self.library
             session = gr.State(Session())
             gr.Markdown(
                 "## Document Q&A\nAnswers come only from the indexed documents. Each sentence "
-                "carries **[n]** markers: click one to open the passage it comes from. When the "
-                "documents don't say, the bot says so."
+                "carries **[n]** markers: click one to open the passage it comes from, and "
+                "*open ↗* beside a passage to see it in its document. When the documents don't "
+                "say, the bot says so."
             )
             known = gr.HTML("", elem_id="dq-known")
             with gr.Row(equal_height=False):
@@ -357,6 +367,77 @@ class ChatApp:
                                  [remove_status, *listing, pending_removal], api_name="remove",
                                  concurrency_limit=1, show_progress_on=[remove_status])
         return demo
+
+
+class ChatPage(gr.Blocks):
+    """The chat page; launched, it also serves the documents its citations open."""
+
+    documents: Documents | None = None
+
+    def launch(self, *args: Any, **kwargs: Any) -> Any:
+        """``Blocks.launch``, with the document route added as the server starts."""
+        app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+        if self.documents is not None:
+            app_kwargs["lifespan"] = _serving(self.documents, app_kwargs.get("lifespan"))
+        return super().launch(*args, app_kwargs=app_kwargs, **kwargs)
+
+
+# The document views are the indexed text, escaped: nothing in them may run or load.
+_DOCUMENT_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_PAGE_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                "form-action 'none'")
+
+
+def _serving(documents: Documents, inner: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """A server lifespan that adds ``GET /document/{id}`` to Gradio's app before the first
+    request, behind the guard Gradio puts on the page's own configuration (its login check,
+    which lets everyone through when no password is set)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        guard = next((list(r.dependencies) for r in app.routes
+                      if isinstance(r, APIRoute) and r.path == "/config"), [])
+        if not guard:
+            # Serving documents without the page's login would open them to anyone.
+            raise RuntimeError("Gradio's login check was not found; documents not served")
+
+        def document(doc_id: str, passage: str = "") -> Response:
+            return _document_response(documents, doc_id, passage)
+
+        app.add_api_route("/document/{doc_id}", document, methods=["GET"], dependencies=guard,
+                          include_in_schema=False)
+        if inner is None:
+            yield None
+        else:
+            async with inner(app) as state:
+                yield state
+
+    return lifespan
+
+
+def _document_response(documents: Documents, doc_id: str, passage: str) -> Response:
+    """The document ``doc_id`` as a PDF or an HTML page, or a plain message saying why not."""
+    try:
+        opened = documents.open(doc_id, passage)
+    except NotIndexed:
+        return PlainTextResponse("No such document is in the index.", 404,
+                                 headers=_DOCUMENT_HEADERS)
+    except Gone as exc:
+        return PlainTextResponse(f"{exc}.", 410, headers=_DOCUMENT_HEADERS)
+    except StoreError as exc:
+        log.warning("store error while opening a document: %s", exc)
+        return PlainTextResponse("The document store can't be reached right now.", 503,
+                                 headers=_DOCUMENT_HEADERS)
+    if opened.pdf is not None:
+        filename = quote(Path(opened.name).name, safe="")
+        return Response(opened.pdf, media_type="application/pdf", headers={
+            **_DOCUMENT_HEADERS, "Content-Disposition": f"inline; filename*=UTF-8''{filename}"})
+    return HTMLResponse(webview.document_page(opened), headers={
+        **_DOCUMENT_HEADERS, "Content-Security-Policy": _PAGE_POLICY})
 
 
 def _forget_uploads(files: list[str]) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from html import escape
 from pathlib import Path
+from urllib.parse import quote as url_quote
 
 from bot import citations
+from bot.documents import PDF_SUFFIX, Opened, document_id
 from bot.models import Answer, Chunk, SourceInfo, emphasise
 
 # Characters Markdown would still read inside text (``$`` is for LaTeX in some renderers).
@@ -96,13 +98,25 @@ def _groups(answer: Answer) -> list[tuple[list[int], Chunk, str]]:
     return list(groups.values())
 
 
+def document_link(chunk: Chunk) -> str:
+    """Where the web app shows ``chunk`` in its document: a PDF at the passage's page, any
+    other file as its text with the passage marked. Relative, so it holds under a root path."""
+    href = f"document/{document_id(chunk.source)}"
+    if Path(chunk.source).suffix.lower() == PDF_SUFFIX:
+        return href + (f"#page={chunk.page}" if chunk.page else "")
+    return f"{href}?passage={url_quote(chunk.id, safe='')}#passage"
+
+
 def _passage(anchor: str, numbers: list[int], chunk: Chunk, quote: str, open_: bool) -> str:
     label = citations.Numbering.label(numbers)
+    where = text(f"Open {chunk.source_name} at this passage, in a new tab")
     return (
         f'<details class="dq-passage" id="{escape(anchor)}"{" open" if open_ else ""}>'
         f'<summary><span class="dq-n">{label}</span>{" " if label else ""}'
         f'<span class="dq-file">{text(chunk.source_name)}</span> '
-        f'<span class="dq-loc">{text(chunk.location)}</span></summary>'
+        f'<span class="dq-loc">{text(chunk.location)}</span> '
+        f'<a class="dq-open" href="{escape(document_link(chunk))}" target="_blank" '
+        f'rel="noopener noreferrer" title="{where}">open ↗</a></summary>'
         f'<div class="dq-ptext">{highlight(chunk.text, quote)}</div></details>'
     )
 
@@ -249,6 +263,44 @@ def status(lines: list[tuple[str, str]]) -> str:
     return "".join(f'<div class="dq-status dq-s-{kind}">{text(msg)}</div>' for kind, msg in lines)
 
 
+def document_page(doc: Opened) -> str:
+    """A whole page showing a document's text as the loaders read it, escaped, with the
+    cited passage marked and named ``#passage`` so the link scrolls to it."""
+    title = doc.title if doc.title and doc.title != Path(doc.name).stem else doc.name
+    place = f"cited passage: {doc.cited.location}" if doc.cited and doc.cited.location else ""
+    where = " · ".join(p for p in (doc.name if title != doc.name else "", place) if p)
+    note = f'<p class="note">{escape(doc.note)}</p>' if doc.note else ""
+    if doc.end > doc.start:
+        body = (escape(doc.text[:doc.start]) + '<mark id="passage" class="dq-cited">'
+                + escape(doc.text[doc.start:doc.end]) + "</mark>" + escape(doc.text[doc.end:]))
+    else:
+        body = escape(doc.text)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(doc.name)}</title><style>{DOCUMENT_CSS}</style></head><body>"
+        f'<header><h1>{escape(title)}</h1><p class="where">{escape(where)}</p>'
+        f'{note}</header><main class="doc">{body}</main></body></html>'
+    )
+
+
+DOCUMENT_CSS = """
+:root { color-scheme: light dark; }
+body { font: 16px/1.55 system-ui, sans-serif; max-width: 50rem; margin: 0 auto;
+  padding: 1.5rem; }
+/* Kept in sight while the page scrolls to the passage: it says which document this is. */
+header { position: sticky; top: 0; background: Canvas; border-bottom: 1px solid #8884;
+  margin-bottom: 1rem; padding-top: .5rem; }
+h1 { font-size: 1.3rem; margin: 0 0 .2rem; }
+.where { opacity: .7; margin: 0 0 .6rem; font-size: .9rem; }
+.note { border-left: 4px solid #b45309; padding: .3rem .6rem; font-size: .9rem; }
+.doc { white-space: pre-wrap; overflow-wrap: anywhere; }
+mark.dq-cited { background: #fde68a; color: inherit; padding: .1em 0;
+  box-shadow: 0 0 0 2px #f59e0b; border-radius: 2px; scroll-margin-top: 30vh; }
+@media (prefers-color-scheme: dark) { mark.dq-cited { background: #854d0e; } }
+"""
+
+
 CSS = """
 .dq-pending { color: var(--body-text-color-subdued); font-style: italic; }
 .dq-streaming { font-style: normal; }
@@ -273,6 +325,7 @@ a.dq-cite:hover { background: rgba(59, 130, 246, .3); }
 details.dq-passage { border: 1px solid var(--border-color-primary); border-radius: 6px;
   margin: .3em 0; padding: .2em .6em; background: var(--background-fill-secondary); }
 details.dq-passage summary { cursor: pointer; font-size: .85em; }
+a.dq-open { font-size: .9em; margin-left: .3em; white-space: nowrap; }
 details.dq-passage.dq-flash { box-shadow: 0 0 0 3px rgba(59, 130, 246, .5); }
 .dq-n { font-weight: 700; }
 .dq-file { font-weight: 600; }

@@ -189,6 +189,77 @@ def test_answer_cites_a_passage_that_holds_the_support(open_page: Any) -> None:
     page.screenshot(path=str(ARTIFACTS / "web-main-view.png"))
 
 
+def test_a_citation_opens_its_document_at_the_passage(open_page: Any) -> None:
+    page = open_page()
+    reply = ask(page, "When was the US-Japan Security Treaty formed?")
+    support = reply.locator("details.dq-passage").first
+    link = support.locator("a.dq-open")
+    assert link.get_attribute("target") == "_blank"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-citation-link.png"))
+    with page.context.expect_page() as opened:
+        link.click()
+    doc = opened.value
+    doc.wait_for_load_state()
+    # The answer stays where it was; the document opens beside it.
+    assert page.locator(BUBBLES).count() == 1
+    assert urlparse(doc.url).path.startswith("/document/") and doc.url.endswith("#passage")
+    assert "us-japan-alliance.txt" in doc.inner_text("header")
+    mark = doc.locator("mark#passage")
+    assert "1951" in mark.inner_text()
+    # The marked passage is the one the answer cited, in the whole document's text.
+    support.locator("summary").click()
+    cited = " ".join(support.locator(".dq-ptext").inner_text().split())
+    assert " ".join(mark.inner_text().split()) == cited
+    assert len(doc.inner_text("main")) > len(mark.inner_text())
+    in_view = doc.evaluate(
+        "() => { const r = document.getElementById('passage').getBoundingClientRect();"
+        " return r.top >= 0 && r.top < window.innerHeight; }")
+    assert in_view and doc.evaluate("() => window.scrollY") > 0
+    assert doc.locator("script").count() == 0
+    doc.screenshot(path=str(ARTIFACTS / "web-document-view.png"))
+
+
+def test_a_pdf_citation_opens_the_pdf_at_its_page(
+    open_page: Any, served: Served, embedder: SentenceTransformerEmbeddings, tmp_path: Path
+) -> None:
+    from reportlab.pdfgen import canvas
+
+    pdf = tmp_path / "tarn-island.pdf"
+    sheet = canvas.Canvas(str(pdf))
+    sheet.setTitle("Tarn Island")
+    pages = [["Tarn Island has a ferry pier on its east shore.",
+              "The ferry leaves the pier every morning at nine.",
+              "Fishing boats use the pier in the afternoon."],
+             ["The Tarn Island lighthouse was built in 1887 by the engineer Ada Merrow.",
+              "Its lamp was converted to electricity in 1931.",
+              "The lighthouse stands on the island's northern cliff."]]
+    for lines in pages:
+        for i, line in enumerate(lines * 3):
+            sheet.drawString(72, 720 - 18 * i, line)
+        sheet.showPage()
+    sheet.save()
+    bot = bot_for(served.settings, embedder)
+    assert not bot.ingest([pdf]).failed
+    try:
+        page = open_page()
+        reply = ask(page, "Who built the Tarn Island lighthouse?")
+        assert "Ada Merrow" in reply.inner_text()
+        link = reply.locator("details.dq-passage").first.locator("a.dq-open")
+        assert "tarn-island.pdf" in reply.locator("details.dq-passage summary").first.inner_text()
+        with page.context.expect_page() as opened:
+            link.click()
+        doc = opened.value
+        doc.wait_for_load_state()
+        assert doc.url.endswith("#page=2")
+        assert doc.evaluate("() => document.contentType") == "application/pdf"
+        doc.wait_for_timeout(1500)  # the viewer draws the page after the load event
+        ARTIFACTS.mkdir(exist_ok=True)
+        doc.screenshot(path=str(ARTIFACTS / "web-document-pdf.png"))
+    finally:
+        bot.remove(str(pdf.resolve()))
+
+
 def test_follow_ups_use_each_sessions_own_history(open_page: Any) -> None:
     first, second = open_page(), open_page()
     ask(first, "Who is Shigeru Ishiba?")
@@ -420,7 +491,12 @@ def test_read_only_app_behind_a_shared_password(
         page.wait_for_selector("#dq-topk")
         # With one backend there is no choice to show.
         assert not page.locator("#dq-backend").is_visible()
-        assert "1951" in ask(page, "When was the US-Japan Security Treaty formed?").inner_text()
+        reply = ask(page, "When was the US-Japan Security Treaty formed?")
+        assert "1951" in reply.inner_text()
+        # The document route sits behind the same login, which this browser now holds.
+        with context.expect_page() as opened:
+            reply.locator("a.dq-open").first.click()
+        opened.value.wait_for_selector("mark#passage")
     finally:
         context.close()
         demo.close()
