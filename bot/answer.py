@@ -20,6 +20,7 @@ from bot.evidence import (
 )
 from bot.grounding import support
 from bot.models import REFUSAL, Chunk, Citation, Scored
+from bot.reader import Reader
 from bot.store import Snapshot
 from bot.text import name_keys, split_sentences, starts_like_item
 
@@ -47,9 +48,9 @@ class ExtractiveAnswerer:
 
     def __init__(
         self, embedder: Embeddings, min_confidence: float | None, max_sentences: int,
-        model: EvidenceModel | None = None,
+        model: EvidenceModel | None = None, reader: Reader | None = None,
     ) -> None:
-        self.scorer = EvidenceScorer(embedder, model)
+        self.scorer = EvidenceScorer(embedder, model, reader)
         self.min_confidence = min_confidence
         self.max_sentences = max_sentences
 

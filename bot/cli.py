@@ -406,11 +406,19 @@ def train(
     refusal_rate: Annotated[float, typer.Option(
         min=0.0, max=0.5, help="Share of answerable held-out questions the threshold may "
         "refuse.")] = 0.10,
+    reader: Annotated[bool, typer.Option(
+        help="Also fine-tune the cross-encoder reader that rereads the best candidates "
+        "(about 50 minutes on 2 cores) and write it into reader-model/ beside the artifact. "
+        "Off by default: on the default data it did not beat the linear model at equal "
+        "answer length (evals/README.md).")] = False,
+    cache: Annotated[Path | None, typer.Option(
+        help="Keep the collected features in this file and reuse them when it exists "
+        "(for refitting after a change that leaves features alone).")] = None,
 ) -> None:
     """Fit the evidence scorer from data and write its artifact with validation figures."""
     from bot.embeddings import build_embedder
     from bot.settings import PROJECT_DIR
-    from bot.training import default_datasets
+    from bot.training import DEFAULT_RECIPE, default_datasets
     from bot.training import train as fit
 
     specs: list[tuple[Path, Path | None]] = []
@@ -424,7 +432,8 @@ def train(
             raise typer.Exit(2)
     settings = _settings()
     artifact = fit(specs, out, settings, build_embedder(settings), seed=seed, folds=folds,
-                   refusal_rate=refusal_rate, progress=lambda m: typer.echo(m, err=True))
+                   refusal_rate=refusal_rate, progress=lambda m: typer.echo(m, err=True),
+                   cache=cache, reader=DEFAULT_RECIPE if reader else None)
     typer.echo(json.dumps(artifact["validation"], indent=1))
     typer.echo(f"model written to {out}")
 

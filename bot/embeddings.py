@@ -287,25 +287,29 @@ def export_onnx(folder: Path, cache_dir: Path, quantize: bool) -> Path:
         return plain
     int8 = target / "model.int8.onnx"
     if not int8.is_file():
-        try:
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-        except ImportError as exc:
-            raise RuntimeError(
-                "the onnx-int8 embedding backend needs onnx: pip install onnx"
-            ) from exc
-        tmp = int8.with_name(f".{os.getpid()}.{int8.name}")
-        # The quantiser's tuning tip goes through logging.warning(), which on a root logger
-        # without handlers installs a stderr handler for the rest of the process (every
-        # library's debug chatter would then reach the terminal); a handler on the root
-        # for the duration keeps it and the tip quiet.
-        root, quiet = logging.getLogger(), logging.NullHandler()
-        root.addHandler(quiet)
-        try:
-            quantize_dynamic(str(plain), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
-        finally:
-            root.removeHandler(quiet)
-        os.replace(tmp, int8)
+        quantize_int8(plain, int8)
     return int8
+
+
+def quantize_int8(plain: Path, int8: Path) -> None:
+    """Write ``plain``'s graph with int8 weights to ``int8`` (under a temporary name, then
+    renamed, so a concurrent process never loads half a file)."""
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise RuntimeError("the onnx-int8 engines need onnx: pip install onnx") from exc
+    tmp = int8.with_name(f".{os.getpid()}.{int8.name}")
+    # The quantiser's tuning tip goes through logging.warning(), which on a root logger
+    # without handlers installs a stderr handler for the rest of the process (every
+    # library's debug chatter would then reach the terminal); a handler on the root for
+    # the duration keeps it and the tip quiet.
+    root, quiet = logging.getLogger(), logging.NullHandler()
+    root.addHandler(quiet)
+    try:
+        quantize_dynamic(str(plain), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.removeHandler(quiet)
+    os.replace(tmp, int8)
 
 
 def _export(folder: Path, path: Path) -> None:

@@ -30,6 +30,7 @@ from cachetools import LRUCache
 from langchain_core.embeddings import Embeddings
 
 from bot.models import Chunk, Scored
+from bot.reader import Reader
 from bot.store import Snapshot
 from bot.text import (
     LIST_ITEM,
@@ -79,10 +80,12 @@ CANDIDATE_FEATURES = (
     "lex_x_cos", "type_x_lex", "first", "log_words", "is_line",
     *(f"kind_{k}" for k in KIND_NAMES),
 )
+# The reader's view of the best candidates, next to the first stage's (see Ranking).
+RERANK_FEATURES = ("stage1", "stage1_rel", "reader", "reader_rel", "reader_rank")
 ANSWER_FEATURES = (
     "p1", "p2", "margin", "lex_passage", "lex", "lex_ctx", "focus_ctx", "cos", "cos_passage",
     "rare_missing", "unseen", "names_missing", "numbers_missing", "miss_max",
-    "expects_type", "type_match",
+    "expects_type", "type_match", "reader_top", "reader_max",
 )
 ARTIFACT = "evidence-model.json"
 
@@ -191,9 +194,11 @@ class _Analysis:
 class EvidenceScorer:
     """Features and probabilities for the candidates of one question's passages."""
 
-    def __init__(self, embedder: Embeddings, model: EvidenceModel | None = None) -> None:
+    def __init__(self, embedder: Embeddings, model: EvidenceModel | None = None,
+                 reader: Reader | None = None) -> None:
         self.embedder = embedder
         self._model = model
+        self.reader = reader
         self.analysis = _Analysis(embedder)
 
     @property
@@ -333,12 +338,54 @@ class EvidenceScorer:
         cands, matrix = self.candidates(question, retrieved, snapshot)
         if not cands:
             return Ranking([], np.zeros(0), 0.0)
-        probs = self.model.candidate_probabilities(matrix)
+        model = self.model
+        probs = model.candidate_probabilities(matrix)
         order = sorted(range(len(cands)), key=lambda i: (-probs[i], cands[i].rank,
                                                          cands[i].index))
-        confidence = self.model.confidence(answer_features(
-            probs[order], matrix[order], question_signals(question, retrieved, snapshot)))
+        reader = np.zeros(0)
+        if model.top_k and self.reader is not None:
+            top = order[:model.top_k]
+            asked = name_keys(question)
+            reader = self.reader.score(question, [quoted(cands[i], asked) for i in top])
+            reranked = model.rerank_probabilities(rerank_features(probs[top], reader))
+            probs, order, reader = apply_rerank(probs, order, reranked, reader)
+        confidence = model.confidence(answer_features(
+            probs[order], matrix[order], question_signals(question, retrieved, snapshot),
+            reader))
         return Ranking([cands[i] for i in order], probs[order], confidence)
+
+
+def apply_rerank(
+    probs: np.ndarray, order: list[int], reranked: np.ndarray, reader: np.ndarray
+) -> tuple[np.ndarray, list[int], np.ndarray]:
+    """Probabilities and order once the first ``len(reranked)`` of ``order`` are reread:
+    those first, by their new probability, the rest below them; and the reader's logits in
+    the new order."""
+    top = order[:len(reranked)]
+    inner = sorted(range(len(top)), key=lambda j: (-reranked[j], j))
+    probs = probs.copy()
+    probs[top] = reranked
+    rest = order[len(top):]
+    probs[rest] = np.minimum(probs[rest], float(reranked.min()))
+    return probs, [top[j] for j in inner] + rest, reader[inner]
+
+
+def quoted(cand: Candidate, names_asked: Sequence[str]) -> str:
+    """What the answerer quotes for ``cand``: with the piece before it when that one names
+    the subject (see :func:`needs_antecedent`)."""
+    return f"{cand.before} {cand.text}" if needs_antecedent(cand, names_asked) else cand.text
+
+
+def rerank_features(stage1: np.ndarray, reader: np.ndarray) -> np.ndarray:
+    """The rerank rows of the best candidates: their first-stage probability and reader
+    logit, each also against the best of the group, and the rank the reader gives."""
+    first = np.asarray([_logit(float(p)) for p in stage1])
+    order = np.argsort(-reader, kind="stable")
+    rank = np.empty(len(reader))
+    rank[order] = np.arange(len(reader))
+    values = {"stage1": first, "stage1_rel": first - first.max(), "reader": reader,
+              "reader_rel": reader - reader.max(), "reader_rank": 1.0 / (rank + 1)}
+    return np.stack([values[f] for f in RERANK_FEATURES], axis=1).astype(np.float32)
 
 
 def _relative(rows: list[dict[str, float]]) -> None:
@@ -377,9 +424,10 @@ def question_signals(
 
 
 def answer_features(
-    probs: np.ndarray, rows: np.ndarray, signals: tuple[float, float]
+    probs: np.ndarray, rows: np.ndarray, signals: tuple[float, float], reader: np.ndarray
 ) -> np.ndarray:
-    """The answer-level feature row from candidates sorted best first."""
+    """The answer-level feature row from candidates sorted best first (``reader``: the
+    reader's logits of the first of them, in the same order; empty without a reader)."""
     col = {f: i for i, f in enumerate(CANDIDATE_FEATURES)}
     top = rows[0]
     p1 = float(probs[0])
@@ -395,6 +443,8 @@ def answer_features(
         "numbers_missing": float(top[col["numbers_missing"]]),
         "expects_type": float(top[col["expects_type"]]),
         "type_match": float(top[col["type_match"]]),
+        "reader_top": float(reader[0]) if len(reader) else 0.0,
+        "reader_max": float(reader.max()) if len(reader) else 0.0,
     }
     return np.asarray([values[f] for f in ANSWER_FEATURES], dtype=np.float32)
 
@@ -409,9 +459,10 @@ class EvidenceModel:
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
-        if tuple(spec["candidate"]["features"]) != CANDIDATE_FEATURES or tuple(
-            spec["answer"]["features"]
-        ) != ANSWER_FEATURES:
+        rerank = spec.get("rerank", {"features": list(RERANK_FEATURES)})
+        if (tuple(spec["candidate"]["features"]) != CANDIDATE_FEATURES
+                or tuple(spec["answer"]["features"]) != ANSWER_FEATURES
+                or tuple(rerank["features"]) != RERANK_FEATURES):
             raise ValueError("the evidence model was trained on other features; "
                              "retrain it with `bot train`")
 
@@ -433,6 +484,15 @@ class EvidenceModel:
     def _answer(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         return _linear(self.spec["answer"])
 
+    @cached_property
+    def _rerank(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        return _linear(self.spec["rerank"])
+
+    @property
+    def top_k(self) -> int:
+        """How many of the best candidates the reader rereads (0: a model without one)."""
+        return int(self.spec.get("rerank", {}).get("top_k", 0))
+
     @property
     def threshold(self) -> float:
         """The confidence below which the bot refuses, chosen on validation folds."""
@@ -447,6 +507,10 @@ class EvidenceModel:
     def candidate_probabilities(self, rows: np.ndarray) -> np.ndarray:
         """P(candidate holds the answer) for each row."""
         return _predict(self._candidate, rows)
+
+    def rerank_probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """P(candidate holds the answer) once the reader has read it."""
+        return _predict(self._rerank, rows)
 
     def confidence(self, row: np.ndarray) -> float:
         """P(the best candidate answers the question)."""

@@ -17,6 +17,7 @@ from bot.guard import addresses_the_bot, clean_question, is_steering, without_pl
 from bot.ingest import Ingester, Progress
 from bot.llm import NOT_IN_DOCUMENTS, LLMError, OpenAIChat
 from bot.models import NOTHING_INDEXED, Answer, IngestReport, Scored, SourceInfo, display_names
+from bot.reader import Reader
 from bot.retrieval import Retriever
 from bot.settings import Settings
 from bot.store import ChunkStore, Snapshot
@@ -36,6 +37,7 @@ class Bot:
         embedder: Embeddings,
         store: ChunkStore,
         chat: OpenAIChat | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
@@ -43,7 +45,7 @@ class Bot:
         self.chat = chat
         self.retriever = Retriever(store, embedder, settings)
         self.extractive = ExtractiveAnswerer(
-            embedder, settings.min_confidence, settings.max_answer_sentences
+            embedder, settings.min_confidence, settings.max_answer_sentences, reader=reader
         )
         # The store generation whose embedding model was last found to match this bot's.
         self._model_checked = ""
@@ -259,6 +261,7 @@ def build_bot(
     embedder: Embeddings | None = None,
     store: ChunkStore | None = None,
     chat: OpenAIChat | None = None,
+    reader: Reader | None = None,
 ) -> Bot:
     """Wire a :class:`Bot`: the one place where its parts are built.
 
@@ -287,4 +290,6 @@ def build_bot(
         from bot.llm import build_chat_model
 
         chat = OpenAIChat(build_chat_model(settings))
-    return Bot(settings, embedder, store, chat)
+    if reader is None:
+        reader = Reader()
+    return Bot(settings, embedder, store, chat, reader)

@@ -16,7 +16,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +30,23 @@ from bot.evals.metrics import gold_in_answer, must_include
 from bot.evidence import (
     ANSWER_FEATURES,
     CANDIDATE_FEATURES,
-    Candidate,
+    RERANK_FEATURES,
     EvidenceModel,
     EvidenceScorer,
     answer_features,
+    apply_rerank,
     linear_probabilities,
-    needs_antecedent,
     question_signals,
+    quoted,
+    rerank_features,
 )
+from bot.reader import READER_DIR
+from bot.reader_training import Pair, Recipe, held_out_scores
 from bot.settings import Settings
 from bot.text import name_keys
 
 Progress = Callable[[str], None]
+DEFAULT_RECIPE = Recipe()
 
 
 @dataclass
@@ -57,6 +62,8 @@ class Question:
     correct: list[bool]
     signals: tuple[float, float]
     case: Case
+    # The question as asked of the retriever (follow-ups rewritten).
+    standalone: str = ""
 
 
 @dataclass
@@ -88,11 +95,6 @@ def _is_correct(case: Case, text: str) -> bool:
     if case.must_include:
         return bool(must_include(case.must_include, text))
     return False
-
-
-def quoted(cand: Candidate, names_asked: Sequence[str]) -> str:
-    """What the answerer quotes for ``cand`` (see :meth:`ExtractiveAnswerer.answer`)."""
-    return f"{cand.before} {cand.text}" if needs_antecedent(cand, names_asked) else cand.text
 
 
 def collect(
@@ -140,7 +142,7 @@ def collect(
                     _group(case, data.name), case.answerable, rows,
                     np.asarray([case.answerable and ok for ok in correct], dtype=np.int8),
                     said, [case.answerable and _is_correct(case, t) for t in said],
-                    question_signals(standalone, retrieved, snap), case,
+                    question_signals(standalone, retrieved, snap), case, standalone,
                 ))
     return out
 
@@ -237,24 +239,40 @@ class Outcome:
     empty: bool = False
 
 
+@dataclass
+class Ranked:
+    """A question's candidates as the answerer would rank them: probabilities, order best
+    first, and the reader's logits of the reread ones in that order."""
+
+    probs: np.ndarray
+    order: list[int]
+    reader: np.ndarray
+
+
+def first_stage(probs: Sequence[np.ndarray]) -> list[Ranked]:
+    """Rankings by the first-stage probabilities alone (no reader)."""
+    return [Ranked(p, [int(i) for i in np.argsort(-p, kind="stable")], np.zeros(0))
+            for p in probs]
+
+
 def _outcomes(
-    questions: Sequence[Question], probs: Sequence[np.ndarray], second_ratio: float
+    questions: Sequence[Question], ranked: Sequence[Ranked], second_ratio: float
 ) -> list[Outcome]:
     """What answering each question would give: the best candidate, and the second best
     too when its probability is at least ``second_ratio`` of the best's."""
     out = []
-    for q, p in zip(questions, probs, strict=True):
+    for q, r in zip(questions, ranked, strict=True):
+        p, order = r.probs, r.order
         if not len(p):
             out.append(Outcome(q.answerable, False, np.zeros(len(ANSWER_FEATURES)), 0, True))
             continue
-        order = np.argsort(-p, kind="stable")
-        quoted = [int(order[0])]
+        chosen = [order[0]]
         if len(order) > 1 and p[order[1]] >= second_ratio * p[order[0]]:
-            quoted.append(int(order[1]))
+            chosen.append(order[1])
         out.append(Outcome(
-            q.answerable, any(q.correct[i] for i in quoted),
-            answer_features(p[order], q.rows[order], q.signals),
-            sum(len(q.quotes[i].split()) for i in quoted),
+            q.answerable, any(q.correct[i] for i in chosen),
+            answer_features(p[order], q.rows[order], q.signals, r.reader),
+            sum(len(q.quotes[i].split()) for i in chosen),
         ))
     return out
 
@@ -264,7 +282,7 @@ MAX_MEAN_WORDS = 40.0
 
 
 def choose_second_ratio(
-    questions: Sequence[Question], probs: Sequence[np.ndarray]
+    questions: Sequence[Question], ranked: Sequence[Ranked]
 ) -> tuple[float, dict[str, dict[str, float]]]:
     """How close the second candidate must come to the best to be quoted too: the ratio
     that puts a right answer in the most answers while they stay short on average."""
@@ -272,7 +290,7 @@ def choose_second_ratio(
     table: dict[str, dict[str, float]] = {}
     best, best_right = 1.01, -1.0
     for ratio in grid:
-        outs = [o for o in _outcomes(questions, probs, ratio) if o.answerable]
+        outs = [o for o in _outcomes(questions, ranked, ratio) if o.answerable]
         right = float(np.mean([o.correct for o in outs]))
         words = float(np.mean([o.words for o in outs if not o.empty]))
         table[f"{ratio:.2f}"] = {"right": round(right, 4), "mean_words": round(words, 2)}
@@ -283,6 +301,12 @@ def choose_second_ratio(
 
 def _top_right(question: Question, probs: np.ndarray) -> bool:
     return bool(len(probs)) and question.correct[int(np.argmax(probs))]
+
+
+def _top1(questions: Sequence[Question], ranked: Sequence[Ranked]) -> float:
+    """Share of answerable questions whose best-ranked candidate is a right answer."""
+    return float(np.mean([bool(r.order) and q.correct[r.order[0]]
+                          for q, r in zip(questions, ranked, strict=True) if q.answerable]))
 
 
 def _answer_metrics(
@@ -324,8 +348,11 @@ def train(
     specs: Sequence[tuple[Path, Path | None]], out: Path, settings: Settings,
     embedder: Any, *, seed: int = 0, folds: int = 5, refusal_rate: float = 0.10,
     progress: Progress = print, cache: Path | None = None, compare: bool = True,
+    reader: Recipe | None = None,
 ) -> dict[str, Any]:
-    """Collect, cross-validate, fit on everything, and write the artifact to ``out``."""
+    """Collect, cross-validate, fit on everything, and write the artifact to ``out`` (and,
+    unless ``reader`` is None, the fine-tuned reader into the folder beside it)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
     if cache is not None and cache.exists():
         data = pickle.loads(cache.read_bytes())
     else:
@@ -383,11 +410,20 @@ def train(
             chosen = "boosted"
     report["chosen_candidate_model"] = chosen
 
-    # Stage 2 on the held-out stage-1 probabilities: is the best candidate a right answer?
-    second_ratio, ratios = choose_second_ratio(questions, oof["logistic"])
+    # The reader rereads the first stage's best candidates (held-out scores throughout).
+    ranked = first_stage(oof["logistic"])
+    rerank_spec: dict[str, Any] | None = None
+    if reader is not None:
+        ranked, rerank_spec, reader_report = _reread(
+            questions, oof["logistic"], fold_idx, reader, out.parent / READER_DIR,
+            data.hashes, seed, progress)
+        report["reader"] = reader_report
+
+    # Stage 2 on the held-out rankings: is the answer composed from them right?
+    second_ratio, ratios = choose_second_ratio(questions, ranked)
     report["second_ratio"] = {"chosen": second_ratio, "grid": ratios}
     progress(f"second candidate quoted when within {second_ratio:.2f} of the best")
-    outcomes = _outcomes(questions, oof["logistic"], second_ratio)
+    outcomes = _outcomes(questions, ranked, second_ratio)
     rows = np.stack([o.confidence_row for o in outcomes])
     good = np.asarray([o.answerable and o.correct for o in outcomes], dtype=np.int8)
     answerable_mask = np.asarray([o.answerable for o in outcomes])
@@ -437,6 +473,7 @@ def train(
         "version": 1,
         "candidate": {"features": list(CANDIDATE_FEATURES), **candidate_spec},
         "answer": {"features": list(ANSWER_FEATURES), **answer_spec},
+        **({"rerank": rerank_spec} if rerank_spec else {}),
         "threshold": round(threshold, 6),
         "second_ratio": second_ratio,
         "threshold_meaning": f"refuses {refusal_rate:.0%} of answerable questions on "
@@ -449,6 +486,74 @@ def train(
     out.write_text(json.dumps(artifact, indent=1) + "\n", "utf-8")
     EvidenceModel.load(out)  # the artifact must read back
     return artifact
+
+
+# Candidates the reader rereads per question, and wrong ones per question it learns from
+# (the first stage's best: the confusable ones).
+READER_TOP_K = 8
+READER_NEGATIVES = 3
+
+
+def _reread(
+    questions: Sequence[Question], stage1: Sequence[np.ndarray], fold_idx: list[np.ndarray],
+    recipe: Recipe, folder: Path, hashes: dict[str, str], seed: int, progress: Progress,
+) -> tuple[list[Ranked], dict[str, Any], dict[str, Any]]:
+    """Fine-tune the reader and fit the rerank model; the held-out rankings they give.
+
+    Reader scores are held out by halves (whole groups), the rerank model by the folds;
+    the shipped reader is then fine-tuned on every question and written to ``folder``."""
+    from bot.reader_training import fine_tune, save
+
+    tops = [[int(i) for i in np.argsort(-p, kind="stable")[:READER_TOP_K]] for p in stage1]
+
+    def pairs_of(i: int) -> list[Pair]:
+        q = questions[i]
+        return [Pair(q.standalone, q.quotes[c], int(q.correct[c])) for c in tops[i]]
+
+    def train_pairs_of(i: int) -> list[Pair]:
+        pairs = pairs_of(i)
+        return ([p for p in pairs if p.label]
+                + [p for p in pairs if not p.label][:READER_NEGATIVES])
+
+    halves = [h.tolist() for h in _folds(questions, 2)]
+    scores = held_out_scores(halves, pairs_of, train_pairs_of, recipe, seed, progress)
+    rows = {i: rerank_features(stage1[i][tops[i]], scores[i]) for i in scores if tops[i]}
+    labels = {i: np.asarray([questions[i].correct[c] for c in tops[i]], dtype=np.int8)
+              for i in rows}
+
+    def fit(idx: Sequence[int]) -> dict[str, Any]:
+        keep = [i for i in idx if i in rows]
+        return _fit_logistic(np.concatenate([rows[i] for i in keep]),
+                             np.concatenate([labels[i] for i in keep]), seed)
+
+    ranked = first_stage(stage1)
+    for held in fold_idx:
+        held_set = set(held.tolist())
+        spec = fit([i for i in range(len(questions)) if i not in held_set])
+        for i in held_set & set(rows):
+            probs, order, reader = apply_rerank(
+                stage1[i], ranked[i].order, linear_probabilities(spec, rows[i]), scores[i])
+            ranked[i] = Ranked(probs, order, reader)
+    report = {
+        "top_k": READER_TOP_K,
+        "recipe": asdict(recipe),
+        "top1_first_stage": round(_top1(questions, first_stage(stage1)), 4),
+        "top1_reader_alone": round(float(np.mean([
+            bool(tops[i]) and questions[i].correct[tops[i][int(np.argmax(scores[i]))]]
+            for i, q in enumerate(questions) if q.answerable])), 4),
+        "top1_reranked": round(_top1(questions, ranked), 4),
+        "top1_ceiling_top_k": round(float(np.mean([
+            any(q.correct[c] for c in tops[i]) for i, q in enumerate(questions)
+            if q.answerable])), 4),
+    }
+    progress("reader: " + json.dumps(report))
+    all_pairs = [p for i in range(len(questions)) for p in train_pairs_of(i)]
+    progress(f"reader: fine-tuning the shipped reader on {len(all_pairs)} pairs")
+    save(fine_tune(all_pairs, recipe, seed, progress), recipe, folder,
+         {"trained_on": hashes, "seed": seed, "validation": report})
+    spec = {"features": list(RERANK_FEATURES), "top_k": READER_TOP_K,
+            **fit(range(len(questions)))}
+    return ranked, spec, report
 
 
 class _Untrained(EvidenceModel):

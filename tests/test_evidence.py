@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +15,10 @@ from bot.evidence import (
     ANSWER_FEATURES,
     CANDIDATE_FEATURES,
     EvidenceModel,
-    EvidenceScorer,
     pieces,
     question_kind,
 )
+from bot.reader import Reader
 from bot.service import Bot
 from bot.settings import Settings
 
@@ -101,8 +101,9 @@ def test_the_threshold_setting_overrides_the_model(
 
 
 def test_training_is_deterministic_and_writes_a_loadable_artifact(
-    tmp_path: Path, embedder: SentenceTransformerEmbeddings
+    tmp_path: Path, embedder: SentenceTransformerEmbeddings, make_bot: Callable[..., Bot]
 ) -> None:
+    from bot.reader_training import Recipe
     from bot.training import train
 
     docs = tmp_path / "docs"
@@ -132,16 +133,48 @@ def test_training_is_deterministic_and_writes_a_loadable_artifact(
     data = tmp_path / "cases.jsonl"
     data.write_text("".join(json.dumps(c) + "\n" for c in cases), "utf-8")
     settings = Settings(data_dir=tmp_path / "data")
-    first = train([(data, docs)], tmp_path / "a.json", settings, embedder, folds=3,
-                  progress=lambda _: None)
-    second = train([(data, docs)], tmp_path / "b.json", settings, embedder, folds=3,
-                   progress=lambda _: None)
-    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    recipe = Recipe(batch_size=8, max_length=64)
+    first = train([(data, docs)], tmp_path / "a" / "model.json", settings, embedder, folds=3,
+                  progress=lambda _: None, reader=recipe)
+    second = train([(data, docs)], tmp_path / "b" / "model.json", settings, embedder,
+                   folds=3, progress=lambda _: None, reader=recipe)
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert (a / "model.json").read_bytes() == (b / "model.json").read_bytes()
     assert first["trained_on"] == second["trained_on"]
     assert set(first["validation"]["held_out"]) >= {"gold_in_answer", "aurc"}
-    model = EvidenceModel.load(tmp_path / "a.json")
-    scorer = EvidenceScorer(embedder, model)
-    assert scorer.model is model
+    assert first["validation"]["reader"]["top_k"] == first["rerank"]["top_k"] > 0
+    # The reader beside it, made the same way both times, scores the same.
+    reader_a, reader_b = Reader(a / "reader-model"), Reader(b / "reader-model")
+    texts = [f for _, f, _, _ in facts]
+    assert np.array_equal(reader_a.score("How long is the bridge?", texts),
+                          reader_b.score("How long is the bridge?", texts))
+    assert reader_a.spec["trained_on"] == first["trained_on"]
+    model = EvidenceModel.load(a / "model.json")
+    assert model.top_k == first["rerank"]["top_k"]
+
+    # Answering with it: the reader rereads the first stage's best candidates, once.
+    read: list[list[str]] = []
+
+    class Recording(Reader):
+        def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+            read.append(list(texts))
+            return super().score(question, texts)
+
+    bot = make_bot()
+    bot.ingest([docs])
+    bot.extractive.scorer._model = model
+    bot.extractive.scorer.reader = Recording(a / "reader-model")
+    answer = bot.ask("How many gates does the park have?")
+    [texts] = read
+    assert 0 < len(texts) <= model.top_k
+    assert answer.confidence is not None
+
+    # A model without a rerank stage never reads (this reader has no files to read).
+    bot.extractive.scorer._model = EvidenceModel.bundled()
+    bot.extractive.scorer.reader = Recording(tmp_path / "no-reader-here")
+    if not EvidenceModel.bundled().top_k:
+        bot.ask("How many gates does the park have?")
+        assert len(read) == 1
 
 
 def test_how_to_questions_get_the_whole_list_and_answers_emphasise_the_answer(
@@ -169,3 +202,4 @@ def test_how_to_questions_get_the_whole_list_and_answers_emphasise_the_answer(
     assert year.highlights == ["1998"]
     assert "**1998**" in year.as_markdown()
     assert "*1998*" in year.as_slack_blocks()[0]["text"]["text"]
+
