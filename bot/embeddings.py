@@ -176,13 +176,6 @@ class OnnxEmbeddings(CachedEmbeddings):
         with self._lock:
             if self._session is not None:
                 return
-            try:
-                import onnxruntime as ort
-                from tokenizers import Tokenizer
-            except ImportError as exc:
-                raise RuntimeError(
-                    "the onnx embedding backends need onnxruntime: pip install onnxruntime"
-                ) from exc
             folder = Path(self.model_name)
             if not (folder / "tokenizer.json").is_file():
                 raise RuntimeError(
@@ -191,18 +184,11 @@ class OnnxEmbeddings(CachedEmbeddings):
                     "(use BOT_EMBEDDING_BACKEND=sentence-transformers for hub models)"
                 )
             self._pooling, max_len = _model_config(folder)
-            path = export_onnx(folder, self.cache_dir, self.quantize)
-            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            session, tokenizer = onnx_session(
+                export_onnx(folder, self.cache_dir, self.quantize), folder / "tokenizer.json")
             tokenizer.enable_truncation(max_len)
-            tokenizer.no_padding()
-            options = ort.SessionOptions()
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            # Without the arena, memory held for one large batch goes back after it.
-            options.enable_cpu_mem_arena = False
-            self._session = ort.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
-            self._inputs = [i.name for i in self._session.get_inputs()]
+            self._session = session
+            self._inputs = [i.name for i in session.get_inputs()]
             self._tokenizer = tokenizer
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -245,6 +231,25 @@ class OnnxEmbeddings(CachedEmbeddings):
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def onnx_session(graph: Path, tokenizer_file: Path) -> tuple[Any, Any]:
+    """An ONNX Runtime session on ``graph`` (CPU, all graph optimisations) and the
+    tokenizer of ``tokenizer_file``, without padding."""
+    try:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise RuntimeError(
+            "the onnx engines need onnxruntime: pip install onnxruntime") from exc
+    tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    tokenizer.no_padding()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Without the arena, memory held for one large batch goes back after it.
+    options.enable_cpu_mem_arena = False
+    session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+    return session, tokenizer
 
 
 def _model_config(folder: Path) -> tuple[str, int]:

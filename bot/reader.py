@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.embeddings import default_model_path
+from bot.embeddings import default_model_path, onnx_session
 
 READER_DIR = "reader-model"
 SPEC = "reader.json"
@@ -62,22 +62,10 @@ class Reader:
         with self._lock:
             if self._session is not None:
                 return
-            try:
-                import onnxruntime as ort
-                from tokenizers import Tokenizer
-            except ImportError as exc:
-                raise RuntimeError(
-                    "the reader needs onnxruntime: pip install onnxruntime") from exc
-            path = self.folder / GRAPH
-            tokenizer = Tokenizer.from_file(str(Path(self.base) / "tokenizer.json"))
+            session, tokenizer = onnx_session(self.folder / GRAPH,
+                                              Path(self.base) / "tokenizer.json")
             tokenizer.enable_truncation(self.max_length, strategy="only_second")
-            tokenizer.no_padding()
-            options = ort.SessionOptions()
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.enable_cpu_mem_arena = False
-            self._session = ort.InferenceSession(str(path), options,
-                                                 providers=["CPUExecutionProvider"])
-            self._tokenizer = tokenizer
+            self._session, self._tokenizer = session, tokenizer
 
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
         """One logit per text: higher when the text holds the answer to ``question``."""
