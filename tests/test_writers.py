@@ -11,12 +11,16 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from filelock import FileLock, Timeout
+
+from tests.servers import free_port, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -88,6 +92,110 @@ def test_two_cli_writers_keep_every_vector_and_a_server_sees_both(
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+# Start of the CLI writer relative to the web upload, in seconds: the CLI first (the upload
+# lands while it embeds and commits), together, and the upload first.
+WEB_OFFSETS = [-1.5, 0.0, 1.0]
+
+
+def write_web_doc(path: Path, tag: str, paragraphs: int = 40) -> None:
+    paras = [f"Lighthouse {tag}-{p} was first lit in {1900 + p} by keeper {tag} number "
+             f"{p * 3}, whose logbook counts {p * 11} storms." for p in range(paragraphs)]
+    path.write_text("\n\n".join(paras), encoding="utf-8")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("offset", WEB_OFFSETS)
+def test_a_web_upload_and_a_cli_writer_keep_every_vector_and_the_web_sees_both(
+    tmp_path: Path, offset: float
+) -> None:
+    """``bot web`` indexes a file uploaded through Chromium while ``bot ingest`` writes the
+    same data folder; both succeed, ``bot doctor`` is clean and the web answers from both."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_web import CHROMIUM, CHROMIUM_ARGS, ask, upload
+
+    data = tmp_path / "data"
+    write_folder(tmp_path / "a", "alpha", files=6, paragraphs=40)
+    doc = tmp_path / "lighthouse-log.txt"
+    write_web_doc(doc, "omega")
+    port = free_port()
+    env = env_for(data, BOT_WEB_PORT=str(port))
+    url = f"http://127.0.0.1:{port}/"
+    web_err = (tmp_path / "web.err").open("w+")
+    web = subprocess.Popen([str(BOT), "web"], env=env, stdout=subprocess.DEVNULL,
+                           stderr=web_err)
+    cli: list[subprocess.Popen[str]] = []
+
+    def start_cli() -> None:
+        cli.append(subprocess.Popen([str(BOT), "ingest", str(tmp_path / "a")], env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True))
+
+    timer = threading.Timer(max(offset, 0.0), start_cli)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert web.poll() is None, "bot web exited while starting"
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the web app did not come up"
+                time.sleep(0.3)
+        with sync_playwright() as pw:
+            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = chromium.new_page()
+                page.set_default_timeout(60_000)
+                page.goto(url)
+                page.wait_for_selector("#dq-question textarea")
+                if offset < 0:
+                    start_cli()
+                    time.sleep(-offset)
+                else:
+                    timer.start()
+                upload(page, doc)
+                # upload() returns on the first change of the status; wait for the verdict.
+                page.wait_for_function(
+                    "n => document.querySelector('#dq-upload-status').innerText"
+                    ".includes(n + ': ')", arg=doc.name)
+                status = page.inner_text("#dq-upload-status")
+                assert "lighthouse-log.txt: added (40 chunks)" in status, status
+                if offset >= 0:
+                    timer.join(timeout=30)
+                out, err = cli[0].communicate(timeout=300)
+                assert cli[0].returncode == 0, (cli[0].returncode, out, err)
+                assert "6 added" in out and "Traceback" not in err
+                checked = doctor(data)
+                assert checked.returncode == 0, checked.stdout + checked.stderr
+                assert checked.stdout.startswith("7 files, 280 passages"), checked.stdout
+                assert web.poll() is None, "bot web died"
+                # The web process answers from both writers' documents, citing each.
+                for question, fact, source in [
+                    ("When was Harbour alpha2-7 dredged?", "1807", "alpha-2.txt"),
+                    ("When was Lighthouse omega-13 first lit?", "1913", "lighthouse-log.txt"),
+                ]:
+                    started = time.monotonic()
+                    reply = ask(page, question)
+                    assert time.monotonic() - started < 10, question
+                    assert fact in reply.locator(".dq-text").inner_text(), question
+                    cited = reply.locator("details.dq-passage summary").first.inner_text()
+                    assert source in cited, (question, cited)
+            finally:
+                chromium.close()
+        assert web.poll() is None, "bot web died"
+        web_err.seek(0)
+        assert "Traceback" not in web_err.read()
+    finally:
+        timer.cancel()
+        for proc in cli:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        stop_process(web)
+        web_err.close()
 
 
 def test_a_second_writer_waits_visibly_and_gives_up_clearly(tmp_path: Path) -> None:
