@@ -19,6 +19,7 @@ show, so a new generation reopens it from disk.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -215,9 +216,13 @@ class ChunkStore:
             raise StoreError(f"cannot open the local index in {folder}: "
                              f"{explain(exc, folder)}") from exc
         self._snapshot = Snapshot(None)
-        # The generation up to which this process's embedded vector index is known whole:
-        # its own commits on top of it need no reopening, anyone else's do.
+        # The generation up to which this process's embedded vector index is known whole
+        # (it was read from disk just now): its own commits on top of it need no
+        # reopening, anyone else's do.
         self._fresh = ""
+        if self._embedded:
+            with contextlib.suppress(StoreError):  # a damaged store says so when read
+                self._fresh = self._generation()[0]
 
     def _open(self, client: Any) -> None:
         try:
@@ -243,13 +248,26 @@ class ChunkStore:
         generation, seq = self._generation()
         with self._lock:
             if generation != self._snapshot.generation:
-                if self._embedded and self._snapshot.generation and generation != self._fresh:
-                    self._open(_reopened(self._client))
-                self._fresh = generation
+                self._catch_up(generation)
                 self._sync(generation, seq)
                 self._catalog.lexical.refresh()
                 self._snapshot = Snapshot(self._catalog, self._catalog.generation)
             return self._snapshot
+
+    def _catch_up(self, generation: str) -> None:
+        """Reopen the embedded store when another process committed since this one read
+        its vector index: searching it would miss their passages, and writing through it
+        would persist the stale index over their vectors."""
+        with self._lock:
+            if self._embedded and generation != self._fresh:
+                self._open(_reopened(self._client))
+            self._fresh = generation
+
+    def _before_write(self) -> None:
+        # Writers hold the data folder's write lock, so nobody commits between this look
+        # and the write that follows.
+        if self._embedded:
+            self._catch_up(self._generation()[0])
 
     def dense_search(
         self, vector: Sequence[float], k: int, snapshot: Snapshot
@@ -310,6 +328,7 @@ class ChunkStore:
 
     def add_vectors(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
         """Store passages and their vectors; invisible to readers until a file lists them."""
+        self._before_write()
         for i in range(0, len(chunks), self._batch):
             part = chunks[i:i + self._batch]
             self._call(
@@ -333,6 +352,7 @@ class ChunkStore:
         """
         if not records:
             return
+        self._before_write()
         before, seq = self._generation()
         seq += 1
         for i in range(0, len(records), self._batch):
@@ -360,6 +380,7 @@ class ChunkStore:
         The record becomes a tombstone carrying the commit's sequence number, so replicas
         that follow the store learn of the removal without re-reading every file.
         """
+        self._before_write()
         rid = _file_record_id(source)
         got = self._call(lambda: self._files.get(ids=[rid], include=["metadatas"]))
         if not got["ids"] or got["metadatas"][0].get("removed"):
@@ -382,6 +403,7 @@ class ChunkStore:
         the whole store is read only when its passage count still disagrees with the
         replica's (passages a crashed writer left behind).
         """
+        self._before_write()
         swept = 0
         if candidates is not None:
             self.snapshot()
