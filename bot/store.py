@@ -14,7 +14,8 @@ BM25 index, on disk beside the store): when the stamp changes, the replica appli
 committed since its own sequence number, so the lexical side follows the vectors, whether they
 live in the embedded store or on a Chroma server, without anyone re-reading the whole store.
 The embedded store also keeps its vector index in memory, where other processes' writes do not
-show, so a new generation reopens it from disk.
+show, so a new generation reopens it from disk, before a search and before a write (a write
+through a stale index would persist it over the other process's vectors).
 """
 
 from __future__ import annotations
