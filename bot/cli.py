@@ -417,8 +417,9 @@ def train(
 ) -> None:
     """Fit the evidence scorer from data and write its artifact with validation figures."""
     from bot.embeddings import build_embedder
+    from bot.reader_training import Recipe
     from bot.settings import PROJECT_DIR
-    from bot.training import DEFAULT_RECIPE, default_datasets
+    from bot.training import default_datasets
     from bot.training import train as fit
 
     specs: list[tuple[Path, Path | None]] = []
@@ -433,7 +434,7 @@ def train(
     settings = _settings()
     artifact = fit(specs, out, settings, build_embedder(settings), seed=seed, folds=folds,
                    refusal_rate=refusal_rate, progress=lambda m: typer.echo(m, err=True),
-                   cache=cache, reader=DEFAULT_RECIPE if reader else None)
+                   cache=cache, reader=Recipe() if reader else None)
     typer.echo(json.dumps(artifact["validation"], indent=1))
     typer.echo(f"model written to {out}")
 

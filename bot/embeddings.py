@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -216,13 +217,8 @@ class OnnxEmbeddings(CachedEmbeddings):
     def _run(self, encoded: list[Any]) -> np.ndarray:
         import numpy as np
 
-        width = max(len(e.ids) for e in encoded)
-        ids = np.zeros((len(encoded), width), dtype=np.int64)
-        mask = np.zeros((len(encoded), width), dtype=np.int64)
-        for row, e in enumerate(encoded):
-            ids[row, :len(e.ids)] = e.ids
-            mask[row, :len(e.ids)] = 1
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        feeds = padded(encoded)
+        mask = feeds["attention_mask"]
         hidden = self._session.run(None, {k: feeds[k] for k in self._inputs})[0]
         if self._pooling == "cls":
             pooled = hidden[:, 0]
@@ -231,6 +227,21 @@ class OnnxEmbeddings(CachedEmbeddings):
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def padded(encoded: Sequence[Any]) -> dict[str, np.ndarray]:
+    """The ONNX inputs of a batch of tokenizer encodings, padded to the longest."""
+    import numpy as np
+
+    width = max(len(e.ids) for e in encoded)
+    ids = np.zeros((len(encoded), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    types = np.zeros_like(ids)
+    for row, e in enumerate(encoded):
+        ids[row, :len(e.ids)] = e.ids
+        mask[row, :len(e.ids)] = 1
+        types[row, :len(e.ids)] = e.type_ids
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
 
 def onnx_session(graph: Path, tokenizer_file: Path) -> tuple[Any, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.embeddings import default_model_path, onnx_session
+from bot.embeddings import default_model_path, onnx_session, padded
 
 READER_DIR = "reader-model"
 SPEC = "reader.json"
@@ -41,8 +41,9 @@ class Reader:
 
     def __init__(self, folder: Path | None = None, base: str = "") -> None:
         self.folder = folder or bundled_dir()
-        # The tokenizer is the base model's: fine-tuning changed weights, not words.
-        self.base = base or default_model_path()
+        # The tokenizer is the base model's: fine-tuning changed weights, not words. Found
+        # on first use, so a bot that never reads does not need the base model installed.
+        self.base = base
         self._session: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
@@ -62,8 +63,9 @@ class Reader:
         with self._lock:
             if self._session is not None:
                 return
+            base = self.base or default_model_path()
             session, tokenizer = onnx_session(self.folder / GRAPH,
-                                              Path(self.base) / "tokenizer.json")
+                                              Path(base) / "tokenizer.json")
             tokenizer.enable_truncation(self.max_length, strategy="only_second")
             self._session, self._tokenizer = session, tokenizer
 
@@ -77,15 +79,5 @@ class Reader:
         out = np.zeros(len(texts), dtype=np.float32)
         for start in range(0, len(order), BATCH):
             rows = order[start:start + BATCH]
-            width = max(len(encoded[i].ids) for i in rows)
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros_like(ids)
-            types = np.zeros_like(ids)
-            for r, i in enumerate(rows):
-                e = encoded[i]
-                ids[r, :len(e.ids)] = e.ids
-                mask[r, :len(e.ids)] = 1
-                types[r, :len(e.ids)] = e.type_ids
-            out[rows] = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                                 "token_type_ids": types})[0]
+            out[rows] = self._session.run(None, padded([encoded[i] for i in rows]))[0]
         return out

@@ -46,7 +46,6 @@ from bot.settings import Settings
 from bot.text import name_keys
 
 Progress = Callable[[str], None]
-DEFAULT_RECIPE = Recipe()
 
 
 @dataclass
