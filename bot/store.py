@@ -220,10 +220,12 @@ class ChunkStore:
         # The generation up to which this process's embedded vector index is known whole
         # (it was read from disk just now): its own commits on top of it need no
         # reopening, anyone else's do.
-        self._fresh = ""
+        # Its sequence number orders looks taken by different threads: a thread that read
+        # the generation before another thread's commit must not move this back.
+        self._fresh, self._fresh_seq = "", -1
         if self._embedded:
             with contextlib.suppress(StoreError):  # a damaged store says so when read
-                self._fresh = self._generation()[0]
+                self._fresh, self._fresh_seq = self._generation()
 
     def _open(self, client: Any) -> None:
         try:
@@ -249,26 +251,31 @@ class ChunkStore:
         generation, seq = self._generation()
         with self._lock:
             if generation != self._snapshot.generation:
-                self._catch_up(generation)
+                self._catch_up(generation, seq)
                 self._sync(generation, seq)
                 self._catalog.lexical.refresh()
                 self._snapshot = Snapshot(self._catalog, self._catalog.generation)
             return self._snapshot
 
-    def _catch_up(self, generation: str) -> None:
+    def _catch_up(self, generation: str, seq: int) -> None:
         """Reopen the embedded store when another process committed since this one read
         its vector index: searching it would miss their passages, and writing through it
         would persist the stale index over their vectors."""
         with self._lock:
+            if seq < self._fresh_seq:
+                return
             if self._embedded and generation != self._fresh:
                 self._open(_reopened(self._client))
-            self._fresh = generation
+            self._fresh, self._fresh_seq = generation, seq
 
-    def _before_write(self) -> None:
-        # Writers hold the data folder's write lock, so nobody commits between this look
-        # and the write that follows.
+    def _before_write(self) -> tuple[str, int]:
+        """The store's generation and sequence number, the embedded store reopened first
+        if another process committed since it was read. Writers hold the data folder's
+        write lock, so nobody commits between this look and the write that follows."""
+        generation, seq = self._generation()
         if self._embedded:
-            self._catch_up(self._generation()[0])
+            self._catch_up(generation, seq)
+        return generation, seq
 
     def dense_search(
         self, vector: Sequence[float], k: int, snapshot: Snapshot
@@ -353,8 +360,7 @@ class ChunkStore:
         """
         if not records:
             return
-        self._before_write()
-        before, seq = self._generation()
+        before, seq = self._before_write()
         seq += 1
         for i in range(0, len(records), self._batch):
             part = records[i:i + self._batch]
@@ -381,12 +387,11 @@ class ChunkStore:
         The record becomes a tombstone carrying the commit's sequence number, so replicas
         that follow the store learn of the removal without re-reading every file.
         """
-        self._before_write()
+        before, seq = self._before_write()
         rid = _file_record_id(source)
         got = self._call(lambda: self._files.get(ids=[rid], include=["metadatas"]))
         if not got["ids"] or got["metadatas"][0].get("removed"):
             return False
-        before, seq = self._generation()
         seq += 1
         self._call(lambda: self._files.upsert(
             ids=[rid], embeddings=[[1.0]], documents=["[]"],
@@ -526,8 +531,9 @@ class ChunkStore:
                 metadatas=[{"generation": generation, "last_seq": seq}],
             )
         )
-        if before == self._fresh:
-            self._fresh = generation
+        with self._lock:
+            if before == self._fresh:
+                self._fresh, self._fresh_seq = generation, seq
 
     def _identity(self) -> str:
         # A store deleted and made again under the same name must not inherit the replica.
