@@ -13,13 +13,11 @@ from collections import Counter
 from bot.loaders import Block, LoadedDocument
 from bot.loaders.base import LAID_OUT
 from bot.models import Chunk
-from bot.text import normalize, sentence_spans
+from bot.text import jaccard, normalize, sentence_spans, shingles
 
 # Longest repeated block that is merged anyway: a label, not a paragraph worth citing alone.
 _SCRAP = 80
 # What may lie between two merged blocks: space, and the fences of a Markdown code block.
-# A paragraph that ends a sentence (possibly inside closing quotes or brackets).
-_SENTENCE_END = re.compile(r"[.!?][\"'’”)\]]*\s*$")
 _SEPARATOR = re.compile(r"(?:\s|(?:`{3,}|~{3,})[\w+#.-]*)*")
 
 
@@ -29,7 +27,8 @@ def chunk_id(text: str) -> str:
 
 
 def chunk_document(
-    doc: LoadedDocument, source: str, chunk_size: int, chunk_overlap: int
+    doc: LoadedDocument, source: str, chunk_size: int, chunk_overlap: int,
+    near_duplicate: float | None = None,
 ) -> list[Chunk]:
     """Cut a loaded document into chunks that never cross a heading.
 
@@ -39,7 +38,9 @@ def chunk_document(
     text (and id) each time, so it is stored and cited once. Spreadsheet rows stay one a
     chunk. A block longer than ``chunk_size`` is split between sentences (code, tables and
     lists between lines), each piece repeating up to ``chunk_overlap`` characters of the
-    one before.
+    one before. With ``near_duplicate``, blocks at least that similar (word-shingle Jaccard)
+    never share a passage: a paragraph repeated with a word changed is kept apart, as an
+    exact repeat is, and search collapses the two.
     """
     places = _Places(doc)
     counts = Counter(
@@ -76,13 +77,10 @@ def chunk_document(
             # A repeated paragraph stays a chunk of its own; a repeated scrap ("Returns:
             # {string}") is no passage by itself and joins its neighbours.
             counts[normalize(body)] > 1
-            # Prose paragraphs stay apart: merged, they blur what retrieval and the
-            # evidence scorer see of each (the seed set loses answers); lists, code,
-            # tables and label-like fragments are what merging is for.
-            or (block.kind == "para" and _SENTENCE_END.search(body) is not None)
         ))
         if not alone and run and (
             block.end - run[0].start <= chunk_size
+            and not _repeats(body, run, doc.text, near_duplicate)
             and block.place == run[-1].place
             and _SEPARATOR.fullmatch(doc.text[run[-1].end:block.start])
         ):
@@ -101,6 +99,14 @@ def chunk_document(
             emit(start, end, [block])
     flush()
     return chunks
+
+
+def _repeats(body: str, run: list[Block], text: str, threshold: float | None) -> bool:
+    """Whether ``body`` nearly repeats a paragraph of ``run``."""
+    if threshold is None or len(body) <= _SCRAP:
+        return False
+    mine = shingles(body)
+    return any(jaccard(mine, shingles(text[b.start:b.end])) >= threshold for b in run)
 
 
 class _Places:

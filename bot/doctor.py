@@ -84,11 +84,10 @@ def repair(bot: Bot, health: Health) -> list[str]:
             texts = bot.store.stored(sorted(health.without_vectors))
             chunks = [c for r in bot.store.records() for c in r.chunks if c.id in texts]
             unique = list({c.id: c for c in chunks}.values())
-            vectors = bot.embedder.embed_documents([texts[c.id][0] for c in unique])
+            whole = [replace(c, text=texts[c.id][0]) for c in unique]
+            vectors = bot.embedder.embed_documents([c.searched_text for c in whole])
             # Upserting the same id writes the vector into the search index again.
-            bot.store.add_vectors(
-                [replace(c, text=texts[c.id][0]) for c in unique], vectors
-            )
+            bot.store.add_vectors(whole, vectors)
         done.append(f"re-embedded {len(unique)} passage(s)")
     for source in sorted(health.broken_files):
         path = Path(source)

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -217,7 +217,12 @@ class Catalog:
         previous generation and the next sync applies the same change again.
         """
         touched = [r.source for r in records] + list(removed)
-        new_ids = {c.id for r in records for c in r.chunks}
+        # Where each new passage first occurs: BM25 reads it under that title and heading.
+        first: dict[str, Chunk] = {}
+        for r in records:
+            for c in r.chunks:
+                first.setdefault(c.id, c)
+        new_ids = set(first)
         if full:
             to_add = [(cid, texts[cid]) for cid in sorted(new_ids)]
             gone: set[str] = set()
@@ -235,7 +240,9 @@ class Catalog:
         leaving = sorted(gone)
         for (text,) in self._rows("SELECT text FROM passages WHERE id IN ({marks})", leaving):
             counts.subtract(set(terms(text)))
-        self.lexical.update(to_add, leaving, clear=full)
+        self.lexical.update(
+            [(cid, replace(first[cid], text=text).searched_text) for cid, text in to_add],
+            leaving, clear=full)
         with self._write() as db:
             if full:
                 db.execute("DELETE FROM files")

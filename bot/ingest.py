@@ -185,7 +185,8 @@ class Ingester:
                 doc = load(path, max_bytes=max_bytes)
                 self._check_text(len(doc.text))
                 chunks = chunk_document(
-                    doc, source, self.settings.chunk_size, self.settings.chunk_overlap
+                    doc, source, self.settings.chunk_size, self.settings.chunk_overlap,
+                    near_duplicate=self.settings.near_duplicate_threshold,
                 )
                 self._check_passages(len(chunks))
             except (UnsupportedType, EmptyFile) as exc:
@@ -275,7 +276,7 @@ class Ingester:
     def _embed(self, chunks: list[Chunk]) -> dict[str, list[float]]:
         if not chunks:
             return {}
-        vectors = self.embedder.embed_documents([c.text for c in chunks])
+        vectors = self.embedder.embed_documents([c.searched_text for c in chunks])
         return {c.id: v for c, v in zip(chunks, vectors, strict=True)}
 
     def _publish(self, pending: list[_Pending], missing: set[str]) -> list[FileReport]:

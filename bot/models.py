@@ -35,6 +35,18 @@ class Chunk:
     place: str = ""
 
     @property
+    def searched_text(self) -> str:
+        """What search reads of the passage (its vector and its BM25 terms): the text under
+        the document's title and heading path. A section's heading, or the FAQ question an
+        answer sits under, is part of what the passage is about, though it is not quoted."""
+        context: list[str] = []
+        for part in [self.title, *self.heading.split(" > ")]:
+            part = " ".join(part.split())
+            if part and part.lower() not in (c.lower() for c in context):
+                context.append(part)
+        return " > ".join(context) + "\n\n" + self.text if context else self.text
+
+    @property
     def location(self) -> str:
         """Human-readable place in the source: "p. 4, § 2.1 Directory layout",
         "slide 7, Results", "Sheet1 row 12" or "lines 3-5, Install > Linux"."""

@@ -7,22 +7,7 @@ from langchain_core.embeddings import Embeddings
 from bot.models import Scored
 from bot.settings import Settings
 from bot.store import ChunkStore, Snapshot
-from bot.text import words
-
-
-def shingles(text: str, n: int = 3) -> frozenset[tuple[str, ...]]:
-    """Word n-grams of ``text`` (the whole text when it is shorter than ``n`` words)."""
-    toks = words(text)
-    if len(toks) < n:
-        return frozenset([tuple(toks)])
-    return frozenset(tuple(toks[i:i + n]) for i in range(len(toks) - n + 1))
-
-
-def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
-    """Jaccard similarity of two shingle sets."""
-    if not a or not b:
-        return 0.0
-    return len(a & b) / len(a | b)
+from bot.text import jaccard, shingles
 
 
 class Retriever:

@@ -127,7 +127,8 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
     near_duplicate_threshold: float = Field(
         default=0.8, gt=0, le=1,
-        description="Word-shingle Jaccard similarity above which two results are one passage.",
+        description="Word-shingle Jaccard similarity at which two results are one passage, "
+        "and two paragraphs of a file are never merged into one passage.",
     )
 
     # ----- answer ----------------------------------------------------------------------

@@ -126,6 +126,21 @@ def words(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=65536)
+def shingles(text: str, n: int = 3) -> frozenset[tuple[str, ...]]:
+    """Word n-grams of ``text`` (the whole text when it is shorter than ``n`` words)."""
+    toks = words(text)
+    if len(toks) < n:
+        return frozenset([tuple(toks)])
+    return frozenset(tuple(toks[i:i + n]) for i in range(len(toks) - n + 1))
+
+
+def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
+    """Jaccard similarity of two shingle sets."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
 def _fold_accents(word: str) -> str:
     if word.isascii():
         return word

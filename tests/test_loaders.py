@@ -49,6 +49,66 @@ def test_hard_wrapped_paragraphs_are_joined() -> None:
     ]
 
 
+def _headings(text: str) -> list[tuple[int, str]]:
+    return [(b.level, " ".join(text[b.start:b.end].split()))
+            for b in blocks_from_plain_text(text) if b.kind == "heading"]
+
+
+def test_faq_questions_head_their_answers() -> None:
+    marked = (
+        "Tool FAQ\n========\n\nQ:  What does the name mean?\n\nA:  Nothing at all. It is\n"
+        "    two letters.\n\n\nQ:  Is the format documented? Where is the\n"
+        "    specification kept?\n\nA:  In the source tree.\n"
+    )
+    assert _headings(marked) == [
+        (1, "Tool FAQ"), (2, "Q: What does the name mean?"),
+        (2, "Q: Is the format documented? Where is the specification kept?"),
+    ]
+    numbered = (
+        " 1. Is it year-2000 safe?\n\n    Yes. It handles no dates.\n\n"
+        " 2. compress() returns an error.\n\n    Make sure that the buffer is big enough.\n"
+    )
+    assert _headings(numbered) == [
+        (1, "1. Is it year-2000 safe?"), (1, "2. compress() returns an error."),
+    ]
+    indented = "Why does ps warn about a dash?\n\tBecause the standard says so.\n"
+    assert _headings(indented) == [(1, "Why does ps warn about a dash?")]
+    # The answer stays the passage's text, under its question.
+    doc = LoadedDocument(text=numbered, title="", blocks=blocks_from_plain_text(numbered))
+    chunks = chunk_document(doc, "faq.txt", 800, 0)
+    assert [(c.heading, c.text) for c in chunks] == [
+        ("1. Is it year-2000 safe?", "Yes. It handles no dates."),
+        ("2. compress() returns an error.", "Make sure that the buffer is big enough."),
+    ]
+
+
+def test_underline_styles_set_levels_and_rules_are_no_text() -> None:
+    text = (
+        "Questions\n---------\n\nWhy use it?\n===========\n\nIt is fast.\n\n"
+        "  * Speed\n\n    It caches pages.\n\n"
+        "--------------------------------\n1. Background\n--------------------------------\n\n"
+        "1.1. Where does the name come from? \nFrom a myth.\n\n~~~~~~~~~~\n"
+    )
+    assert _headings(text) == [
+        # An over- and underlined title is a style of its own, met third.
+        (1, "Questions"), (2, "Why use it?"), (3, "* Speed"), (3, "1. Background"),
+        (4, "1.1. Where does the name come from?"),
+    ]
+    paragraphs = [text[b.start:b.end] for b in blocks_from_plain_text(text) if b.kind == "para"]
+    assert paragraphs == ["It is fast.", "It caches pages.", "From a myth."]
+
+
+def test_wrapped_prose_lines_are_not_headings() -> None:
+    text = (
+        "The project was not maintained.\nWhatever the reasons, it stalled.  Starting in\n"
+        "1997, a new team took over.\n\nWorkaround for old versions: use the\n"
+        "--no-cache option. It is slower.\n\n    See\n        * the manual\n"
+        "        * the web site\n\nDon't worry: everyone gets it wrong at first.\n"
+        "--------------------------------\n"
+    )
+    assert _headings(text) == []
+
+
 @pytest.mark.parametrize(
     ("encoding", "text"),
     [
@@ -285,8 +345,11 @@ def test_pdf_paragraphs_headings_tables_and_pages(tmp_path: Path) -> None:
     assert not [b for b in doc.blocks if doc.text[b.start:b.end].strip().isdigit()]
     locations = {c.text[:20]: c.location for c in chunk_document(doc, "spec.pdf", 800, 150)}
     assert locations["Each directory entry"] == "p. 1, § 2.1 Directory layout"
-    assert locations["Damaged archives can"] == "p. 2, § 2.2 Recovery"
-    assert locations["The recovery tool sc"] == "p. 2-3, § 2.2 Recovery"
+    # Short paragraphs under one heading share a passage, cited by the pages it spans.
+    assert locations["Damaged archives can"] == "p. 2-3, § 2.2 Recovery"
+    small = {c.text[:20]: c.location for c in chunk_document(doc, "spec.pdf", 60, 0)}
+    assert small["Damaged archives can"] == "p. 2, § 2.2 Recovery"
+    assert small["The recovery tool sc"] == "p. 2-3, § 2.2 Recovery"
 
 
 def test_pdf_keeps_page_numbers(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
@@ -48,3 +49,27 @@ def test_empty_store_retrieves_nothing_and_refuses(make_bot: Callable[..., Bot])
     bot = make_bot()
     assert bot.retriever.retrieve("anything at all") == []
     assert bot.ask("What is in the documents?").refused
+
+
+def test_a_passage_is_found_by_the_heading_it_sits_under(
+    make_bot: Callable[..., Bot], embedder: Embeddings, tmp_path: Path
+) -> None:
+    faq = tmp_path / "widget-faq.md"
+    faq.write_text(
+        "# Widget FAQ\n\n## Does the gizmo collect telemetry?\n\n"
+        "No. It never sends anything anywhere.\n\n## How is the gizmo installed?\n\n"
+        "Run the installer and follow the prompts.\n",
+        encoding="utf-8",
+    )
+    bot = make_bot()
+    assert not bot.ingest([faq]).failed
+    for mode in ("lexical", "dense"):
+        searcher = bot_for(Settings(data_dir=bot.settings.data_dir, retrieval_mode=mode),
+                           embedder)
+        top = searcher.retriever.retrieve("gizmo telemetry", top_k=2)[0].chunk
+        # The heading is searched, but the quotable text is the passage's own.
+        assert top.text == "No. It never sends anything anywhere.", mode
+        assert top.searched_text == (
+            "Widget FAQ > Does the gizmo collect telemetry?\n\n"
+            "No. It never sends anything anywhere."
+        )
