@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -203,32 +204,61 @@ class ChatApp:
                 webview.indexed_summary(items))
 
     def upload(
-        self, files: list[str] | None, request: gr.Request | None = None,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008
-    ) -> tuple[Any, ...]:
-        """Check, store and ingest uploaded files, with a progress bar."""
+        self, files: list[str] | None, request: gr.Request | None = None
+    ) -> Iterator[tuple[Any, ...]]:
+        """Check, store and ingest uploaded files, showing each file's state as it goes.
+
+        Yields (status, listing..., file box, Ask button). While the batch is indexed the line
+        above the chat and the Ask button say so: answers meanwhile come from the documents
+        indexed before."""
         session = getattr(request, "session_hash", "") or ""
         batch = self.upload_folder.stage((Path(f) for f in files or []), session)
         _forget_uploads(files or [])
         lines: list[tuple[str, str]] = [("error", r.text) for r in batch.rejected]
         if not batch.staged:
             lines = lines or [("warn", "Choose one or more files first.")]
-            return (webview.status(lines), *self.documents(), None)
-        progress(0, desc="Indexing…")
+            yield (webview.status(lines), *self.documents(), None, gr.update(value="Ask"))
+            return
+        names = [s.path.name for s in batch.staged]
+        events: queue.Queue[str | None] = queue.Queue()
+        result: dict[str, Any] = {}
 
-        def tick(done: int, total: int, current: str) -> None:
-            label = f"Indexing {Path(current).name}" if current else "Finishing…"
-            progress((done, total), desc=label, unit="files")
+        def work() -> None:
+            # The ingest reports the file it starts on; the queue carries it to the page.
+            try:
+                result["outcomes"] = batch.ingest(
+                    self.bot.ingest, progress=lambda _done, _total, current: events.put(current))
+            except Exception as exc:  # shown to the user below, and logged
+                result["error"] = exc
+            finally:
+                events.put(None)
 
-        try:
-            outcomes = batch.ingest(self.bot.ingest, progress=tick)
-        except StoreError as exc:
-            log.warning("store error during upload: %s", exc)
+        threading.Thread(target=work, name="upload", daemon=True).start()
+        finished: set[str] = set()
+        current = ""
+        busy = gr.update(value="Ask (indexing…)")
+        while True:
+            yield (webview.upload_progress(names, finished, current, lines), gr.update(),
+                   gr.update(), webview.indexing_note(len(finished), len(names)), gr.update(),
+                   busy)
+            event = events.get()
+            if event is None:
+                break
+            if current:
+                finished.add(current)
+            current = Path(event).name if event else ""
+        error = result.get("error")
+        if isinstance(error, StoreError):
+            log.warning("store error during upload: %s", error)
             lines.append(("error", "The document store can't be reached right now; nothing "
                           "was added."))
-            return (webview.status(lines), *self.documents(), None)
-        lines += [("ok" if o.ok else "error", o.text) for o in outcomes]
-        return (webview.status(lines), *self.documents(), None)
+        elif error is not None:
+            log.error("upload failed", exc_info=error)
+            lines.append(("error", "The upload did not finish; the server's log has the "
+                          "details."))
+        else:
+            lines += [("ok" if o.ok else "error", o.text) for o in result["outcomes"]]
+        yield (webview.status(lines), *self.documents(), None, gr.update(value="Ask"))
 
     def confirm_remove(self, source: str | None, pending: str | None) -> tuple[Any, ...]:
         """The Remove button: the first click asks, a second click on the same document
@@ -361,8 +391,8 @@ class ChatApp:
             # Other sessions may have added or removed documents since the page loaded.
             docs_tab.select(self.documents, None, listing, show_progress="hidden")
             if not settings.web_read_only:
-                index_btn.click(self.upload, [files], [upload_status, *listing, files],
-                                concurrency_limit=1, show_progress_on=[upload_status])
+                index_btn.click(self.upload, [files], [upload_status, *listing, files, send],
+                                concurrency_limit=1, show_progress="hidden")
                 remove_btn.click(self.confirm_remove, [remove_pick, pending_removal],
                                  [remove_status, *listing, pending_removal], api_name="remove",
                                  concurrency_limit=1, show_progress_on=[remove_status])

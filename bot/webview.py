@@ -263,6 +263,27 @@ def status(lines: list[tuple[str, str]]) -> str:
     return "".join(f'<div class="dq-status dq-s-{kind}">{text(msg)}</div>' for kind, msg in lines)
 
 
+def upload_progress(names: list[str], finished: set[str], current: str,
+                    before: list[tuple[str, str]]) -> str:
+    """One line per uploaded file while a batch is indexed: done, indexing or waiting,
+    under the lines of the files refused at the door (``before``)."""
+    rows = []
+    for name in names:
+        state = ("done" if name in finished else "indexing…" if name == current
+                 else "waiting")
+        rows.append(f'<div class="dq-status dq-s-{state.rstrip("…")}">'
+                    f"{text(name)}: {state}</div>")
+    return status(before) + "".join(rows)
+
+
+def indexing_note(done: int, total: int) -> str:
+    """The line above the chat while uploads are indexed: answers meanwhile come from the
+    documents already indexed."""
+    return (f'<div class="dq-known dq-busy">Indexing {plural(total, "uploaded file")} '
+            f"({done} done)… until it finishes, answers come from the documents indexed "
+            "before.</div>")
+
+
 def document_page(doc: Opened) -> str:
     """A whole page showing a document's text as the loaders read it, escaped, with the
     cited passage marked and named ``#passage`` so the link scrolls to it."""
@@ -343,6 +364,9 @@ table.dq-docs tfoot td { font-weight: 600; }
 .dq-s-ok { color: #15803d; }
 .dq-s-warn { color: #b45309; }
 .dq-s-error { color: #dc2626; }
+.dq-s-indexing { font-weight: 600; }
+.dq-s-waiting { opacity: .7; }
+.dq-busy { font-style: italic; }
 #dq-sources { max-height: 70vh; overflow-y: auto; }
 #dq-upload-status { min-height: 4em; }
 footer { display: none !important; }

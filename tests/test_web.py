@@ -127,8 +127,9 @@ def ask(page: Any, question: str) -> Any:
     return page.locator(BUBBLES).last
 
 
-def upload(page: Any, *paths: Path) -> str:
-    """Upload files in the Documents tab and return the status text."""
+def upload(page: Any, *paths: Path, shot: str = "") -> str:
+    """Upload files in the Documents tab and return the status text; with ``shot``, a
+    screenshot of the page while a file is being indexed is saved under that name."""
     page.get_by_role("tab", name="Documents").click()
     page.set_input_files("#dq-upload input[type=file]", [str(p) for p in paths])
     page.wait_for_function(
@@ -137,17 +138,25 @@ def upload(page: Any, *paths: Path) -> str:
     )
     page.evaluate("() => { document.querySelector('#dq-upload-status').dataset.old = "
                   "document.querySelector('#dq-upload-status').innerText }")
+    # Every state the page passes through while indexing: the file lines, the Ask button
+    # and the line above the chat.
     page.evaluate(
         "() => { window.__progress = []; new MutationObserver(() => {"
-        " const bar = document.querySelector('#dq-upload-status .progress-bar, "
-        "#dq-upload-status .progress-level'); if (bar) window.__progress.push("
-        "document.querySelector('#dq-upload-status').innerText); })"
+        " const status = document.querySelector('#dq-upload-status');"
+        " if (status.querySelector('.dq-s-indexing, .dq-s-waiting')) window.__progress.push("
+        "[status.innerText, document.querySelector('#dq-ask').innerText,"
+        " document.querySelector('#dq-known').innerText].join(' | ')); })"
         ".observe(document.body, {subtree: true, childList: true, characterData: true}); }"
     )
     page.click("#dq-index")
+    if shot:
+        page.wait_for_selector("#dq-upload-status .dq-s-indexing")
+        page.screenshot(path=str(ARTIFACTS / shot))
     page.wait_for_function(
         "() => { const el = document.querySelector('#dq-upload-status'); "
-        "return el.querySelector('.dq-status') && el.innerText !== el.dataset.old }"
+        "return el.querySelector('.dq-status') && el.innerText !== el.dataset.old"
+        " && !el.querySelector('.dq-s-indexing, .dq-s-waiting')"
+        " && document.querySelector('#dq-ask').innerText.trim() === 'Ask' }"
     )
     page.progress = page.evaluate("() => window.__progress")
     return str(page.inner_text("#dq-upload-status"))
@@ -317,9 +326,21 @@ def test_upload_ask_and_remove_a_document(open_page: Any, tmp_path: Path) -> Non
     unsupported.write_bytes(b"MZ\x90\x00 not a document")
     oversize = tmp_path / "huge.txt"
     oversize.write_text("padding words here. " * 4000, encoding="utf-8")
-    status = upload(page, notes, unsupported, oversize)
+    # A log long enough to take a few seconds to embed, so the page is seen mid-way.
+    log = tmp_path / "kestrel-log.txt"
+    log.write_text("\n\n".join(f"Day {n}: the station logged {n * 7 % 31} knots of wind and "
+                                f"{n * 3 % 17} millimetres of rain." for n in range(1, 600)))
+    status = upload(page, notes, log, unsupported, oversize, shot="web-upload-indexing.png")
     assert re.search(r"kestrel-station\.md: added \(\d+ chunks\)", status)
-    assert any("Indexing kestrel-station.md" in p for p in page.progress), page.progress
+    assert re.search(r"kestrel-log\.txt: added \(\d+ chunks\)", status)
+    # While they were indexed, the page said so per file, on the Ask button and above the
+    # chat.
+    assert any("kestrel-station.md: indexing…" in p and "kestrel-log.txt: waiting" in p
+               and "Ask (indexing…)" in p and "Indexing 2 uploaded files (0 done)" in p
+               for p in page.progress), page.progress
+    assert "Ask (indexing…)" not in page.inner_text("#dq-ask")
+    assert "kestrel-station.md" in page.inner_text("#dq-known")
+    assert "Indexing" not in page.inner_text("#dq-known")
     assert "tool.exe" in status and "not supported" in status
     assert "huge.txt" in status and "upload limit" in status
     table = page.inner_text("#dq-docs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -134,12 +135,12 @@ def test_a_bad_replacement_upload_keeps_the_previous_version(
     first.write_text("The ferry to Tarn Island leaves every second Thursday.\n", "utf-8")
     empty.write_text("", "utf-8")
 
-    status = chat.upload([str(first)])[0]
+    status = list(chat.upload([str(first)]))[-1][0]
     assert "ferry.txt: added" in status
     stored = chat.uploads / "ferry.txt"
     assert [s.source for s in bot.sources()] == [str(stored.resolve())]
 
-    status = chat.upload([str(empty)])[0]
+    status = list(chat.upload([str(empty)]))[-1][0]
     assert "ferry.txt: not added" in status
     assert stored.read_text("utf-8").startswith("The ferry")
     assert not list(chat.uploads.glob(".*")), "a staging or backup file was left behind"
@@ -147,6 +148,32 @@ def test_a_bad_replacement_upload_keeps_the_previous_version(
 
     assert "ferry.txt: removed" in chat.remove(str(stored.resolve()))[0]
     assert bot.sources() == [] and not stored.exists()
+
+
+def test_an_upload_shows_each_files_state_and_labels_ask_until_it_is_indexed(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    bot = make_bot()
+    chat = ChatApp(bot, bot.settings, FeedbackStore.in_data_dir(tmp_path / "fb"))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "ferry.txt").write_text("The ferry to Tarn Island leaves on Thursdays.\n")
+    (folder / "mill.md").write_text("# Mill\n\nThe Ossavel mill grinds barley.\n")
+    (folder / "tool.exe").write_bytes(b"MZ")
+    frames = list(chat.upload([str(folder / n) for n in ("ferry.txt", "mill.md", "tool.exe")]))
+    *during, last = frames
+    states = [re.findall(r"(\w+\.\w+): (done|indexing…|waiting)", f[0]) for f in during]
+    # Each file goes from waiting through indexing to done, one file indexing at a time.
+    for name in ("ferry.txt", "mill.md"):
+        seen = [k for k, _ in itertools.groupby(dict(s)[name] for s in states)]
+        assert seen in (["waiting", "indexing…", "done"], ["indexing…", "done"]), seen
+    assert all(sum(v == "indexing…" for _, v in s) <= 1 for s in states)
+    assert all("tool.exe" in f[0] and "not supported" in f[0] for f in frames)
+    assert all(f[-1]["value"] == "Ask (indexing…)" and "Indexing 2 uploaded files" in f[3]
+               for f in during)
+    assert last[-1]["value"] == "Ask"
+    assert "ferry.txt: added" in last[0] and "mill.md: added" in last[0]
+    assert "2 documents indexed" in last[3]
 
 
 def test_the_chat_says_what_is_indexed_and_follows_uploads_and_removals(
