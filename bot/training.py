@@ -152,8 +152,9 @@ def default_datasets(project: Path) -> list[tuple[Path, Path | None]]:
     specs: list[tuple[Path, Path | None]] = [
         (shared / "squad2-dev-split" / "squad2-open.json", None),
         (shared / "squad2-train-sample" / "squad2-train-first10.json", None),
-        (project / "evals" / "datasets" / "manuals-train" / "cases.jsonl",
-         project / "evals" / "datasets" / "manuals-train" / "docs"),
+        *((project / "evals" / "datasets" / name / "cases.jsonl",
+           project / "evals" / "datasets" / name / "docs")
+          for name in ("manuals-train", "faq-train")),
     ]
     return [(p, c) for p, c in specs if p.exists()]
 
