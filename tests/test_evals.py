@@ -225,6 +225,15 @@ def test_jsonl_errors_name_the_line(tmp_path: Path) -> None:
         load_dataset(SEED, [], tmp_path)
 
 
+def test_a_set_in_its_own_folder_is_named_after_it(tmp_path: Path) -> None:
+    folder = tmp_path / "faq-set"
+    (folder / "docs").mkdir(parents=True)
+    (folder / "cases.jsonl").write_text('{"id": "a", "question": "Q?", "answerable": false}\n')
+    data = load_dataset(folder / "cases.jsonl", [folder / "docs"], tmp_path / "x")
+    assert data.name == "faq-set"
+    assert load_dataset(SEED, [CORPUS], tmp_path / "y").name == "seed"
+
+
 def _squad_file(path: Path) -> Path:
     def para(context: str, qas: list[tuple[str, str | None]]) -> dict[str, Any]:
         return {"context": context, "qas": [

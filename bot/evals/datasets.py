@@ -188,7 +188,10 @@ def load_dataset(
         if limit is not None and limit < total:
             picked = sorted(random.Random(seed).sample(range(total), limit))
             cases = [cases[i] for i in picked]
-        return Dataset(path.stem, "jsonl", cases, list(corpus), total)
+        # A set kept as NAME/cases.jsonl beside NAME/docs is named after its folder, so its
+        # reports, bars and training figures do not all read "cases".
+        name = path.parent.name if path.stem == "cases" and path.parent.name else path.stem
+        return Dataset(name, "jsonl", cases, list(corpus), total)
     if path.suffix.lower() == ".json":
         return load_squad(path, docs_dir, limit, seed)
     raise DatasetError(f"{path}: expected a .jsonl case file or a SQuAD 2.0 .json file")
