@@ -35,16 +35,22 @@ class Chunk:
     place: str = ""
 
     @property
-    def searched_text(self) -> str:
-        """What search reads of the passage (its vector and its BM25 terms): the text under
-        the document's title and heading path. A section's heading, or the FAQ question an
-        answer sits under, is part of what the passage is about, though it is not quoted."""
-        context: list[str] = []
+    def context(self) -> str:
+        """The document's title and the passage's heading path, each part once:
+        "Valgrind FAQ > 4. Valgrind behaves unexpectedly > 4.6. Why doesn't ...?"."""
+        parts: list[str] = []
         for part in [self.title, *self.heading.split(" > ")]:
             part = " ".join(part.split())
-            if part and part.lower() not in (c.lower() for c in context):
-                context.append(part)
-        return " > ".join(context) + "\n\n" + self.text if context else self.text
+            if part and part.lower() not in (c.lower() for c in parts):
+                parts.append(part)
+        return " > ".join(parts)
+
+    @property
+    def searched_text(self) -> str:
+        """What search reads of the passage (its vector and its BM25 terms): the text under
+        its :attr:`context`. A section's heading, or the FAQ question an answer sits under,
+        is part of what the passage is about, though it is not quoted."""
+        return f"{self.context}\n\n{self.text}" if self.context else self.text
 
     @property
     def location(self) -> str:
