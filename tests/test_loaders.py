@@ -255,8 +255,9 @@ def test_html_drops_what_the_reader_cannot_see(tmp_path: Path) -> None:
 
 
 def _spec_pdf(path: Path) -> None:
-    """Three pages with a running header and footer, page numbers, a hyphenated line end,
-    numbered section headings, a ruled table and a paragraph running onto the next page."""
+    """Three pages with a running header and footer, page numbers, a hyphenated line end, an
+    identifier broken after its underscore, numbered section headings, a ruled table and a
+    paragraph running onto the next page."""
     from reportlab.lib.pagesizes import letter
     from reportlab.pdfgen import canvas
     from reportlab.platypus import Table, TableStyle
@@ -290,7 +291,8 @@ def _spec_pdf(path: Path) -> None:
     ])
     y = lines(y, [
         "The index is rebuilt whenever the file is opened for writ-",
-        "ing by a second process, which takes a lock first.",
+        "ing by a second process, which first takes a lock with archive_",
+        "lock_index().",
     ])
     y = heading(y, "2.1 Directory layout")
     y = lines(y, ["Each directory entry names one record and its offset in the file."])
@@ -327,7 +329,7 @@ def test_pdf_paragraphs_headings_tables_and_pages(tmp_path: Path) -> None:
         "The archive format stores every record in a single file, named after the volume "
         "label, and keeps an index at its end.",
         "The index is rebuilt whenever the file is opened for writing by a second process, "
-        "which takes a lock first.",
+        "which first takes a lock with archive_lock_index().",
         "Each directory entry names one record and its offset in the file.",
         "Damaged archives can be repaired with the recovery tool.",
         "The recovery tool scans the damaged archive from the start and writes each intact "

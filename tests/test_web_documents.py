@@ -4,6 +4,7 @@ plain HTTP (the browser side is in test_web.py)."""
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -80,7 +81,9 @@ def app(
 ) -> Iterator[App]:
     docs = tmp_path_factory.mktemp("docs")
     (docs / "lamp.txt").write_text(
-        "# Port Alder\n\nThe harbour has one pier.\n\n" + LAMP + "\n\nGulls nest on the roof.\n",
+        # Sections apart, so the cited passage is one of three.
+        "Port Alder\n==========\n\nThe harbour has one pier.\n\nThe lamp\n--------\n\n" + LAMP
+        + "\n\nThe roof\n--------\n\nGulls nest on the roof.\n",
         encoding="utf-8")
     (docs / "harbor.html").write_text(HARBOR, encoding="utf-8")
     _pdf(docs / "report.pdf", ["The first page talks about apples.",
@@ -119,7 +122,7 @@ def test_text_document_shows_the_cited_passage_marked_and_escaped(app: App) -> N
     assert "<script" not in got.text and "<b>" not in got.text
     # The passage's place, as the answer names it.
     assert "<h1>lamp.txt</h1>" in got.text and "line" in cited.location
-    assert f'<p class="where">cited passage: {cited.location}</p>' in got.text
+    assert f'<p class="where">cited passage: {html.escape(cited.location)}</p>' in got.text
 
 
 def test_html_document_shows_what_its_reader_sees_not_its_markup(app: App) -> None:

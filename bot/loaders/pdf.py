@@ -268,7 +268,8 @@ def _open(text: str) -> bool:
 
 
 def _join(lines: list[str]) -> str:
-    """Lines of one paragraph as one line of text, hyphenation at line ends undone."""
+    """Lines of one paragraph as one line of text, hyphenation at line ends undone and
+    identifiers broken after an underscore rejoined."""
     out = ""
     for line in lines:
         if not out:
@@ -277,6 +278,9 @@ def _join(lines: list[str]) -> str:
             # "end-of-" + "stream" is a compound broken at its own hyphen, which stays.
             compound = "-" in out[:-1].rsplit(" ", 1)[-1]
             out = out + line if compound else out[:-1] + line
+        elif out.endswith("_") and out[-2:-1].isalnum() and line[:1].isalnum():
+            # An identifier broken after its underscore ("gcm_" + "set_key") is one word.
+            out += line
         else:
             out = f"{out} {line}"
     return out
