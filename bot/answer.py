@@ -22,7 +22,7 @@ from bot.grounding import support
 from bot.models import REFUSAL, Chunk, Citation, Scored
 from bot.reader import Reader
 from bot.store import Snapshot
-from bot.text import name_keys, split_sentences, starts_like_item
+from bot.text import entities, name_keys, split_sentences, starts_like_item
 
 
 @dataclass
@@ -53,6 +53,12 @@ class ExtractiveAnswerer:
         self.scorer = EvidenceScorer(embedder, model, reader)
         self.min_confidence = min_confidence
         self.max_sentences = max_sentences
+
+    def warm_up(self) -> None:
+        """Read the evidence model and load the entity tagger now, so the first question
+        does not wait for them."""
+        _ = self.scorer.model
+        entities(["Warm-up on Monday in Paris."])
 
     @staticmethod
     def _asks_for_steps(question: str) -> bool:

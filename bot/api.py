@@ -328,6 +328,8 @@ def serve(bot: Bot, settings: Settings, announce: Callable[[str], None] = print)
     # Bound here, not by uvicorn, so a taken port is an OSError the CLI can explain.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.create_server((host, port), family=family)
+    # Ready before it says so: the first request does not wait for the models.
+    bot.warm_up()
     shown = f"[{host}]" if ":" in host else host
     announce(f"Serving the API on http://{shown}:{port}/v1 (docs at /docs; Ctrl-C to stop).")
     server = uvicorn.Server(uvicorn.Config(build_app(bot, settings), log_level="warning"))

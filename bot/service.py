@@ -89,10 +89,11 @@ class Bot:
         return [s for s in stored if parts and Path(s).parts[-len(parts):] == parts]
 
     def warm_up(self) -> None:
-        """Load the store's snapshot and the embedding model now, so the first question
-        does not pay for them; asks nothing."""
+        """Load the store's snapshot, the embedding model, the evidence model and the entity
+        tagger now, so the first question does not pay for them; asks nothing."""
         self.store.snapshot()
         self.embedder.embed_query("warm-up")
+        self.extractive.warm_up()
 
     def search(self, query: str, k: int | None = None) -> list[Scored]:
         """The passages this bot would answer ``query`` from, best first (``k``, default

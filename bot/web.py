@@ -546,6 +546,8 @@ def launch_options(settings: Settings) -> dict[str, Any]:
 def serve(bot: Bot, settings: Settings, announce: Callable[[str], None] = print) -> None:
     """Run the web app until interrupted; raises OSError when the port is taken."""
     app = build_app(bot, settings)
+    # The page appears once the models are loaded: the first question does not wait for them.
+    bot.warm_up()
     app.queue(default_concurrency_limit=4)
     app.launch(prevent_thread_lock=True, quiet=True, share=False, **launch_options(settings))
     announce(f"Serving the chat on http://{settings.web_host}:{settings.web_port} "

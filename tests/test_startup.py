@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +55,15 @@ def test_ingest_and_ask_with_the_default_backend_load_no_torch_nor_servers(
     # The answer path really ran: the ONNX engine and spaCy's recogniser were used.
     assert {"onnxruntime", "spacy"} <= loaded
     assert not loaded & set(NOT_NEEDED), sorted(loaded & set(NOT_NEEDED))
+
+
+def test_warm_up_loads_what_the_first_answer_needs(make_bot: Any) -> None:
+    from bot import text
+
+    bot = make_bot()
+    text._ner.cache_clear()
+    bot.extractive.scorer._model = None
+    bot.warm_up()
+    # The serving front ends call this before they say they are ready.
+    assert text._ner.cache_info().currsize == 1
+    assert bot.extractive.scorer._model is not None
