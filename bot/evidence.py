@@ -145,13 +145,20 @@ def _is_line(piece: str, lines: set[str]) -> bool:
     return piece in lines and bool(_LAID_OUT.match(piece))
 
 
+# Where the paragraphs of a passage meet: a blank line, or a line break right after the end
+# of a sentence. No sentence runs across one ("... an alliance with the U.S.\nShigeru
+# Ishiba ..." is two), as no block of the loaders does.
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n|(?<=[.!?\"'’”)\]])[ \t]*\n")
+
+
 def pieces(text: str) -> list[tuple[str, bool]]:
     """The sentences of ``text``, each with whether it is a line of a list, code block or
     table (a whole line of the passage that starts like an item, option or statement), so
     that such a line is quoted whole and never merged with its neighbours."""
     lines = {ln.strip() for ln in text.split("\n")} if "\n" in text else set()
     out: list[tuple[str, bool]] = []
-    for sentence in split_sentences(text):
+    sentences = [s for para in _PARAGRAPH_BREAK.split(text) for s in split_sentences(para)]
+    for sentence in sentences:
         parts = [ln.strip() for ln in sentence.split("\n") if ln.strip()]
         if len(parts) > 1 and all(_is_line(p, lines) for p in parts):
             out.extend((p, True) for p in parts)

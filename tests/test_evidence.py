@@ -203,3 +203,15 @@ def test_how_to_questions_get_the_whole_list_and_answers_emphasise_the_answer(
     assert "**1998**" in year.as_markdown()
     assert "*1998*" in year.as_slack_blocks()[0]["text"]["text"]
 
+
+
+def test_no_piece_runs_across_the_paragraphs_of_a_merged_passage() -> None:
+    # The sentence splitter alone reads "U.S." followed by a name as one sentence.
+    text = ("Ishiba has called for a more equal alliance with the U.S.\n"
+            "Shigeru Ishiba is a politician. Born in 1957, he is a member of the LDP.\n\n"
+            "Gulls nest on\nthe roof.")
+    assert [p for p, _ in pieces(text)] == [
+        "Ishiba has called for a more equal alliance with the U.S.",
+        "Shigeru Ishiba is a politician.", "Born in 1957, he is a member of the LDP.",
+        "Gulls nest on\nthe roof.",
+    ]
