@@ -125,7 +125,6 @@ def words(text: str) -> list[str]:
     return [_fold_accents(w.lower().replace("’", "'")) for w in _WORD.findall(text)]
 
 
-@lru_cache(maxsize=65536)
 def shingles(text: str, n: int = 3) -> frozenset[tuple[str, ...]]:
     """Word n-grams of ``text`` (the whole text when it is shorter than ``n`` words)."""
     toks = words(text)
@@ -141,6 +140,7 @@ def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> flo
     return len(a & b) / len(a | b)
 
 
+@lru_cache(maxsize=65536)
 def _fold_accents(word: str) -> str:
     if word.isascii():
         return word
