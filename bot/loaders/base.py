@@ -59,6 +59,21 @@ class LoadedDocument:
     lines: bool = False
 
 
+class TitleLevels:
+    """Levels of underlined titles: each underline style (its character, and whether the
+    title is overlined too) gets the next level the first time it is met, as in
+    reStructuredText."""
+
+    def __init__(self) -> None:
+        self._styles: list[tuple[str, bool]] = []
+
+    def __call__(self, char: str, overlined: bool) -> int:
+        style = (char, overlined)
+        if style not in self._styles:
+            self._styles.append(style)
+        return self._styles.index(style) + 1
+
+
 class Builder:
     """Accumulates extracted pieces into one text, blank-line separated, with block offsets."""
 

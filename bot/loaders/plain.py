@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.loaders.base import Block, LoadedDocument, LoaderError
+from bot.loaders.base import Block, LoadedDocument, LoaderError, TitleLevels
 
 # How much of a file is looked at to tell text from binary.
 _SNIFF = 8192
@@ -204,7 +204,7 @@ def blocks_from_plain_text(text: str) -> list[Block]:
     """
     lines = _Lines(text)
     blocks: list[Block] = []
-    styles: list[tuple[str, bool]] = []
+    levels = TitleLevels()
     base = 0  # level of the last title: FAQ entries sit one below it
     start: int | None = None
     end = 0
@@ -231,10 +231,7 @@ def blocks_from_plain_text(text: str) -> list[Block]:
         under = lines.rule(i + 1) if opens else None
         if under is not None and len(stripped) <= 80 and not stripped.endswith(
                 tuple(".!:;,")):
-            boxed = lines.rule(i - 1) == under
-            if (under, boxed) not in styles:
-                styles.append((under, boxed))
-            base = styles.index((under, boxed)) + 1
+            base = levels(under, lines.rule(i - 1) == under)
             blocks.append(Block(lines.lead(i), lines.end(i), kind="heading", level=base))
             i += 2
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.loaders.base import Block, LoadedDocument
+from bot.loaders.base import Block, LoadedDocument, TitleLevels
 from bot.loaders.plain import decode_text
 from bot.text import starts_like_item
 
@@ -34,7 +34,7 @@ def rst_document(text: str) -> LoadedDocument:
         return (offsets[first] + len(piece) - len(piece.lstrip()),
                 offsets[first] + len(piece.rstrip()))
 
-    styles: list[tuple[str, bool]] = []  # title adornments in order of first use = levels
+    levels = TitleLevels()
     blocks: list[Block] = []
     title = ""
     code_next = False  # the previous paragraph ended in "::" or was a code directive
@@ -69,10 +69,8 @@ def rst_document(text: str) -> LoadedDocument:
         else:
             style = None
         if style is not None:
-            if style not in styles:
-                styles.append(style)
             start, end = span(first, first + 1)
-            level = styles.index(style) + 1
+            level = levels(*style)
             blocks.append(Block(start, end, kind="heading", level=level))
             if level == 1 and not title:
                 title = text[start:end]
