@@ -146,15 +146,17 @@ def _label(lines: _Lines, i: int) -> int | None:
     marker = _MARKER.match(first)
     if not (marker or first[:1].isupper() or first[:1] in "\"'“"):
         return None
+    bullet = marker is not None and marker.group()[:1] in "*•+-"
+    stop = min(i + _LABEL_LINES, len(lines))
     last = None
-    for j in range(i, min(i + _LABEL_LINES, len(lines))):
+    for j in range(i, stop):
         if lines.blank(j) or lines.rule(j) or (j > i and lines.indent(j) > lines.indent(i)
                                                and not lines.stripped[j].endswith("?")):
             break
         if lines.stripped[j].endswith("?"):
             last = j
             # A question may run on over a second line that is a question too.
-            while (last + 1 < min(i + _LABEL_LINES, len(lines)) and not lines.blank(last + 1)
+            while (last + 1 < stop and not lines.blank(last + 1)
                    and lines.stripped[last + 1].endswith("?")):
                 last += 1
             break
@@ -165,15 +167,15 @@ def _label(lines: _Lines, i: int) -> int | None:
         question = " ".join(lines.stripped[i:last + 1])
         apart = lines.blank(last + 1) or lines.indent(last + 1) > lines.indent(i)
         if len(question) <= _LABEL_CHARS and (
-            (marker and marker.group().lstrip()[:1] not in "*•+-") or (
+            (marker and not bullet) or (
                 apart and not _INNER_END.search(question))):
             return last
         return None
-    if not marker or first.upper().startswith(("Q:", "Q.", "QUESTION:")):
+    if not marker or marker.group()[:1] in "qQ":
         return None
     # A statement: its paragraph, up to the first line indented under it.
     last = i
-    while (last + 1 < min(i + _LABEL_LINES, len(lines)) and not lines.blank(last + 1)
+    while (last + 1 < stop and not lines.blank(last + 1)
            and lines.indent(last + 1) <= lines.indent(i)):
         last += 1
     label = " ".join(lines.stripped[i:last + 1])
@@ -182,7 +184,7 @@ def _label(lines: _Lines, i: int) -> int | None:
     if len(label) > _LABEL_CHARS or (label.endswith(":") and not section):
         return None
     indented = lines.indent(after) > lines.indent(i)
-    if marker.group().lstrip()[:1] in "*•+-":
+    if bullet:
         words = label[marker.end():].split()
         return last if (indented and lines.blank(last + 1) and len(words) <= 6
                         and not label.endswith(TERMINAL)) else None
