@@ -267,13 +267,10 @@ def upload_progress(names: list[str], finished: set[str], current: str,
                     before: list[tuple[str, str]]) -> str:
     """One line per uploaded file while a batch is indexed: done, indexing or waiting,
     under the lines of the files refused at the door (``before``)."""
-    rows = []
-    for name in names:
-        state = ("done" if name in finished else "indexing…" if name == current
-                 else "waiting")
-        rows.append(f'<div class="dq-status dq-s-{state.rstrip("…")}">'
-                    f"{text(name)}: {state}</div>")
-    return status(before) + "".join(rows)
+    states = ["done" if name in finished else "indexing…" if name == current else "waiting"
+              for name in names]
+    return status(before + [(state.rstrip("…"), f"{name}: {state}")
+                            for name, state in zip(names, states, strict=True)])
 
 
 def indexing_note(done: int, total: int) -> str:
