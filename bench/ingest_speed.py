@@ -35,6 +35,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.processes import bot_env
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 PYDOCS = Path("/usr/share/doc/python3.11/html")
@@ -119,19 +121,10 @@ def recipe(folder: Path, persist: Path) -> int:
 # ----- timing ---------------------------------------------------------------------------------
 
 
-def _env(data_dir: Path) -> dict[str, str]:
-    """The caller's environment with default bot settings, a private data folder, and this
-    checkout's code (the commands run outside it, where no ``.env`` changes a setting)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "CHROMA_"))}
-    env.update(BOT_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
-               PYTHONPATH=str(REPO))
-    return env
-
-
 def timed_process(args: Sequence[str], data_dir: Path, cwd: Path) -> tuple[float, str]:
     """Wall seconds of one whole process, and what it printed; a failure stops the run."""
     start = time.perf_counter()
-    done = subprocess.run(list(args), cwd=cwd, env=_env(data_dir), capture_output=True,
+    done = subprocess.run(list(args), cwd=cwd, env=bot_env(data_dir), capture_output=True,
                           text=True, timeout=3600)
     seconds = time.perf_counter() - start
     if done.returncode != 0:

@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.processes import free_port, stop
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -130,17 +131,6 @@ class TextGen:
 
 
 # ----- measuring ----------------------------------------------------------------------------
-
-
-def _terminate(proc: subprocess.Popen[Any], timeout: float) -> None:
-    """Stop ``proc`` if it still runs: politely, then by force after ``timeout`` seconds."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def percentiles(samples_s: Sequence[float]) -> dict[str, float]:
@@ -295,16 +285,10 @@ class Replica:
 
     def stop(self) -> None:
         """End the process if it is still running."""
-        _terminate(self.proc, 20)
+        stop(self.proc, 20)
 
 
 # ----- the chroma server --------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ChromaServer:
@@ -312,7 +296,7 @@ class ChromaServer:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.port = _free_port()
+        self.port = free_port()
         path.mkdir(parents=True, exist_ok=True)
         log = (path.parent / "chroma-server.log").open("ab")
         self.proc = subprocess.Popen(
@@ -334,7 +318,7 @@ class ChromaServer:
 
     def stop(self) -> None:
         """Stop the server; its data stays in ``path``."""
-        _terminate(self.proc, 30)
+        stop(self.proc, 30)
 
 
 # ----- growing and measuring ----------------------------------------------------------------

@@ -21,13 +21,14 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from bench.processes import bot_env, free_port, stop
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -38,24 +39,13 @@ ENGINES = ("onnx-int8", "sentence-transformers")
 ANSWERS = "#dq-chat .dq-answer, #dq-chat .dq-refusal, #dq-chat .dq-error"
 
 
-def _env(data: Path, engine: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    return {**env, "BOT_DATA_DIR": str(data), "BOT_EMBEDDING_BACKEND": engine,
-            "HF_HUB_OFFLINE": "1", **extra}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def ask_seconds(data: Path, engine: str, repeat: int) -> list[float]:
     """Wall times of whole ``bot ask`` processes."""
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
-        subprocess.run([str(BOT), "ask", QUESTION], env=_env(data, engine), check=True,
+        subprocess.run([str(BOT), "ask", QUESTION],
+                       env=bot_env(data, BOT_EMBEDDING_BACKEND=engine), check=True,
                        capture_output=True, timeout=300)
         times.append(time.perf_counter() - started)
     return times
@@ -65,10 +55,11 @@ def web_seconds(data: Path, engine: str) -> dict[str, float]:
     """Seconds from launching ``bot web`` to its page, and to the first answer in Chromium."""
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     started = time.perf_counter()
-    web = subprocess.Popen([str(BOT), "web"], env=_env(data, engine, BOT_WEB_PORT=str(port)),
+    web = subprocess.Popen([str(BOT), "web"],
+                           env=bot_env(data, BOT_EMBEDDING_BACKEND=engine, BOT_WEB_PORT=str(port)),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
@@ -98,11 +89,7 @@ def web_seconds(data: Path, engine: str) -> dict[str, float]:
             finally:
                 browser.close()
     finally:
-        web.terminate()
-        try:
-            web.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            web.kill()
+        stop(web, 30)
     return {"page_served_s": round(served, 2), "first_answer_s": round(answered - asked, 3),
             "launch_to_first_answer_s": round(answered - started, 2)}
 
@@ -118,8 +105,9 @@ def main() -> None:
                                "question": QUESTION, "engines": {}}
     for engine in ENGINES:
         data = args.work / engine
-        subprocess.run([str(BOT), "ingest", str(REPO / "corpus")], env=_env(data, engine),
-                       check=True, capture_output=True, timeout=600)
+        subprocess.run([str(BOT), "ingest", str(REPO / "corpus")],
+                       env=bot_env(data, BOT_EMBEDDING_BACKEND=engine), check=True,
+                       capture_output=True, timeout=600)
         asks = ask_seconds(data, engine, args.repeat)
         figures["engines"][engine] = {
             "bot_ask_median_s": round(statistics.median(asks), 2),
