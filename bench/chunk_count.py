@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.corpora import ensure_pydocs, pydocs_stages
 from bench.sides import Baseline
-from bot.chunking import chunk_document
+from bot.chunking import chunk_with
 from bot.loaders import load
 from bot.settings import Settings
 
@@ -31,8 +31,7 @@ def main() -> None:
     started = time.perf_counter()
     ours, distinct = 0, set()
     for f in files:
-        chunks = chunk_document(load(f), str(f), settings.chunk_size, settings.chunk_overlap,
-                                near_duplicate=settings.near_duplicate_threshold)
+        chunks = chunk_with(load(f), str(f), settings)
         ours += len(chunks)
         distinct.update(c.id for c in chunks)
     ours_s = time.perf_counter() - started

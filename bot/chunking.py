@@ -9,11 +9,15 @@ import hashlib
 import re
 from bisect import bisect_right
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from bot.loaders import Block, LoadedDocument
 from bot.loaders.base import LAID_OUT
 from bot.models import Chunk
 from bot.text import jaccard, normalize, sentence_spans, shingles
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 # Longest repeated block that is merged anyway: a label, not a paragraph worth citing alone.
 _SCRAP = 80
@@ -99,6 +103,13 @@ def chunk_document(
             emit(start, end, [block])
     flush()
     return chunks
+
+
+def chunk_with(doc: LoadedDocument, source: str, settings: Settings) -> list[Chunk]:
+    """:func:`chunk_document` with the chunk size, overlap and near-duplicate threshold of
+    ``settings``: the passages ingest makes of ``doc``."""
+    return chunk_document(doc, source, settings.chunk_size, settings.chunk_overlap,
+                          near_duplicate=settings.near_duplicate_threshold)
 
 
 def _repeats(body: str, run: list[Block], text: str, threshold: float | None) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
-from bot.chunking import chunk_document
+from bot.chunking import chunk_with
 from bot.guard import addresses_the_bot
 from bot.loaders import SUPPORTED_SUFFIXES, EmptyFile, LoaderError, UnsupportedType, load
 from bot.models import Chunk, FileReport, IngestReport, SourceInfo
@@ -184,10 +184,7 @@ class Ingester:
                     continue
                 doc = load(path, max_bytes=max_bytes)
                 self._check_text(len(doc.text))
-                chunks = chunk_document(
-                    doc, source, self.settings.chunk_size, self.settings.chunk_overlap,
-                    near_duplicate=self.settings.near_duplicate_threshold,
-                )
+                chunks = chunk_with(doc, source, self.settings)
                 self._check_passages(len(chunks))
             except (UnsupportedType, EmptyFile) as exc:
                 # Nothing to read is no failure; a stored version of the file stays as it was.

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from filelock import FileLock, Timeout
 
-from bot.chunking import chunk_document
+from bot.chunking import chunk_with
 from bot.loaders import load
 from bot.settings import Settings
 from tests.servers import free_port, stop_process
@@ -52,10 +52,7 @@ def write_folder(folder: Path, tag: str, files: int = 4, paragraphs: int = 25) -
 
 def passages_of(*paths: Path) -> int:
     """How many passages ingest makes of these files with the default settings."""
-    settings = Settings()
-    return sum(len(chunk_document(load(p), str(p), settings.chunk_size, settings.chunk_overlap,
-                                  near_duplicate=settings.near_duplicate_threshold))
-               for p in paths)
+    return sum(len(chunk_with(load(p), str(p), Settings())) for p in paths)
 
 
 def doctor(data: Path) -> subprocess.CompletedProcess[str]:
