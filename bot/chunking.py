@@ -19,6 +19,10 @@ from bot.text import jaccard, normalize, sentence_spans, shingles
 if TYPE_CHECKING:
     from bot.settings import Settings
 
+# The version of what the loaders and the chunker make of a file, and of the text a passage
+# is searched by (its heading path and title): a change to either that alters passages or
+# their vectors raises it, and ingest then redoes every file stored under the old one.
+PASSAGE_VERSION = 2
 # Longest repeated block that is merged anyway: a label, not a paragraph worth citing alone.
 _SCRAP = 80
 # What may lie between two merged blocks: space, and the fences of a Markdown code block.
@@ -110,6 +114,14 @@ def chunk_with(doc: LoadedDocument, source: str, settings: Settings) -> list[Chu
     ``settings``: the passages ingest makes of ``doc``."""
     return chunk_document(doc, source, settings.chunk_size, settings.chunk_overlap,
                           near_duplicate=settings.near_duplicate_threshold)
+
+
+def recipe(settings: Settings) -> str:
+    """How ingest makes passages under ``settings``, recorded with each committed file: a
+    stored file made by another recipe is not unchanged, even when its bytes are."""
+    return (f"passages v{PASSAGE_VERSION}, size {settings.chunk_size}, "
+            f"overlap {settings.chunk_overlap}, near-duplicate "
+            f"{settings.near_duplicate_threshold}")
 
 
 def _repeats(body: str, run: list[Block], text: str, threshold: float | None) -> bool:

@@ -52,6 +52,8 @@ class FileRecord:
     sha256: str
     title: str
     chunks: tuple[Chunk, ...]
+    # How its passages were made (:func:`bot.chunking.recipe`); "" when not recorded.
+    recipe: str = ""
 
 
 class Catalog:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
-from bot.chunking import chunk_with
+from bot.chunking import chunk_with, recipe
 from bot.guard import addresses_the_bot
 from bot.loaders import SUPPORTED_SUFFIXES, EmptyFile, LoaderError, UnsupportedType, load
 from bot.models import Chunk, FileReport, IngestReport, SourceInfo
@@ -51,6 +51,9 @@ class _Pending:
     chunks: list[Chunk]
     status: str
     note: str = ""
+    # Stored under another recipe: every passage is embedded again, even one whose text
+    # (and so whose id) is the same, since the text its vector was made from may differ.
+    redo: bool = False
 
 
 def file_sha256(path: Path) -> str:
@@ -160,6 +163,7 @@ class Ingester:
         except StoreError:
             known = None
         lost = self._without_vectors(known.values()) if known else set()
+        current = recipe(self.settings)
         for done, path in enumerate(files, start=1):
             if progress:
                 progress(done - 1, len(files), str(path))
@@ -177,9 +181,8 @@ class Ingester:
                     lost = self._without_vectors([record])
                 # A file whose passages lost their vectors is not unchanged: it is embedded
                 # again, or dense search would never find it.
-                if record is not None and record.sha256 == sha and not any(
-                    c.id in lost for c in record.chunks
-                ):
+                if record is not None and record.sha256 == sha and record.recipe == current \
+                        and not any(c.id in lost for c in record.chunks):
                     report.files.append(FileReport(source, "unchanged", len(record.chunks)))
                     continue
                 doc = load(path, max_bytes=max_bytes)
@@ -199,7 +202,9 @@ class Ingester:
             status = "updated" if record is not None else "added"
             if record is not None:
                 self._replaced.update(c.id for c in record.chunks)
-            pending.append(_Pending(path, source, sha, doc.title, chunks, status, _planted(chunks)))
+            redo = record is not None and record.recipe != current
+            pending.append(_Pending(path, source, sha, doc.title, chunks, status,
+                                    _planted(chunks), redo))
             if sum(len(p.chunks) for p in pending) >= EMBED_GROUP:
                 report.files.extend(self._commit(pending))
                 pending = []
@@ -255,7 +260,8 @@ class Ingester:
         try:
             wanted = {c.id: c for p in pending for c in p.chunks}
             # Embedding is the slow part: done before the lock, so other writers wait less.
-            missing = self.index.missing_ids(wanted)
+            missing = self.index.missing_ids(wanted) | {
+                c.id for p in pending if p.redo for c in p.chunks}
             vectors = self._embed([wanted[cid] for cid in wanted if cid in missing])
             with self.lock.held():
                 self.index.check_model(self.settings.embedding_identity, claim=True)
@@ -286,8 +292,7 @@ class Ingester:
         }
         try:
             self.catalog.commit_files(
-                [FileRecord(p.source, p.sha256, p.title, tuple(p.chunks)) for p in pending]
-            )
+                [self._record(p) for p in pending])
             return list(done.values())
         except StoreError:
             pass
@@ -295,13 +300,16 @@ class Ingester:
         reports = []
         for p in pending:
             try:
-                self.catalog.commit_file(p.source, p.sha256, p.title, p.chunks)
+                self.catalog.commit_files([self._record(p)])
             except StoreError as exc:
                 self._replaced.update(c.id for c in p.chunks)
                 reports.append(FileReport(p.source, "failed", message=str(exc)))
                 continue
             reports.append(done[p.source])
         return reports
+
+    def _record(self, p: _Pending) -> FileRecord:
+        return FileRecord(p.source, p.sha256, p.title, tuple(p.chunks), recipe(self.settings))
 
     def _stale(self, paths: Sequence[Path | str]) -> dict[str, list[SourceInfo]]:
         """Stored files under each of ``paths`` (keyed as given) that no longer exist."""

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot.chunking import PASSAGE_VERSION
 from bot.index import LAYOUT, Catalog, FileRecord, Snapshot
 from bot.models import Chunk, SourceInfo
 from bot.settings import Settings
@@ -92,10 +93,6 @@ class FileCatalog(Protocol):
 
     def sources(self) -> list[SourceInfo]:
         """Every committed file with its passage count."""
-        ...
-
-    def commit_file(self, source: str, sha256: str, title: str, chunks: Sequence[Chunk]) -> None:
-        """Publish one file."""
         ...
 
     def commit_files(self, records: Sequence[FileRecord]) -> None:
@@ -347,10 +344,6 @@ class ChunkStore:
                 )
             )
 
-    def commit_file(self, source: str, sha256: str, title: str, chunks: Sequence[Chunk]) -> None:
-        """Publish ``source`` as made of ``chunks`` (whose vectors must already be stored)."""
-        self.commit_files([FileRecord(source, sha256, title, tuple(chunks))])
-
     def commit_files(self, records: Sequence[FileRecord]) -> None:
         """Publish several files in one write and one generation change.
 
@@ -376,7 +369,8 @@ class ChunkStore:
                     # Chroma merges an upsert's metadata into the old record's: a file
                     # added again after its removal must say it is no tombstone.
                     metadatas=[{"source": r.source, "sha256": r.sha256, "title": r.title,
-                                "seq": seq, "removed": False} for r in p],
+                                "recipe": r.recipe, "seq": seq, "removed": False}
+                               for r in p],
                 )
             )
         self._bump_generation(before, seq)
@@ -536,8 +530,9 @@ class ChunkStore:
                 self._fresh, self._fresh_seq = generation, seq
 
     def _identity(self) -> str:
-        # A store deleted and made again under the same name must not inherit the replica.
-        return f"{LAYOUT}/{self._chunks.id}/{self._files.id}"
+        # A store deleted and made again under the same name must not inherit the replica,
+        # and one whose passages were searched by another text is indexed again.
+        return f"{LAYOUT}/{PASSAGE_VERSION}/{self._chunks.id}/{self._files.id}"
 
     def _decode_record(self, document: str, meta: dict[str, Any]) -> FileRecord:
         source = str(meta["source"])
@@ -550,7 +545,8 @@ class ChunkStore:
             )
             for o in json.loads(document)
         )
-        return FileRecord(source, str(meta["sha256"]), title, chunks)
+        return FileRecord(source, str(meta["sha256"]), title, chunks,
+                          str(meta.get("recipe", "")))
 
     def _all_records(self) -> list[FileRecord]:
         got = self._paged(self._files, include=["documents", "metadatas"])

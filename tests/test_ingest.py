@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from bot import chunking
+from bot.chunking import chunk_with
 from bot.ingest import Progress
+from bot.loaders import load
 from bot.models import FileReport, IngestReport
 from bot.service import Bot
 from bot.store import StoreError
@@ -144,6 +147,39 @@ def test_bad_files_fail_alone_and_nothing_stored_is_lost(
     assert report.count("added") == 1
     after = set(bot.store.snapshot().chunks)
     assert before < after
+
+
+def test_a_file_stored_by_another_chunk_size_is_made_again(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    folder = _corpus_copy(tmp_path)
+    small = make_bot(chunk_size=300, chunk_overlap=0)
+    small.ingest([folder])
+    before = set(small.store.snapshot().chunks)
+    bot = make_bot()
+    report = bot.ingest([folder])
+    assert report.count("updated") == 1 and report.embedded > 0
+    doc = load(folder / "article.txt")
+    made = {c.id for c in chunk_with(doc, str(folder / "article.txt"), bot.settings)}
+    assert set(bot.store.snapshot().chunks) == made != before
+    assert bot.store.vector_count() == len(made)
+    assert _lexical_ids(bot) == made
+    assert bot.ingest([folder]).count("unchanged") == 1
+
+
+def test_a_new_passage_version_embeds_every_passage_again(
+    make_bot: Callable[..., Bot], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _corpus_copy(tmp_path)
+    monkeypatch.setattr(chunking, "PASSAGE_VERSION", chunking.PASSAGE_VERSION - 1)
+    make_bot().ingest([folder])
+    monkeypatch.undo()
+    bot = make_bot()
+    report = bot.ingest([folder])
+    passages = len(bot.store.snapshot().chunks)
+    # Same texts, same ids: only the recorded recipe tells the old vectors apart.
+    assert report.count("updated") == 1 and report.embedded == passages
+    assert bot.ingest([folder]).embedded == 0
 
 
 def test_lexical_index_follows_the_store_across_instances(
