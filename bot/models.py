@@ -36,10 +36,12 @@ class Chunk:
 
     @property
     def context(self) -> str:
-        """The document's title and the passage's heading path, each part once:
-        "Valgrind FAQ > 4. Valgrind behaves unexpectedly > 4.6. Why doesn't ...?"."""
+        """The passage's heading path, each part once: "Valgrind FAQ > 4. Valgrind behaves
+        unexpectedly > 4.6. Why doesn't ...?". The document's title is left out: shared by
+        every passage of a document, it made them alike to search and no easier to find
+        (evals/README.md, "What search reads")."""
         parts: list[str] = []
-        for part in [self.title, *self.heading.split(" > ")]:
+        for part in self.heading.split(" > "):
             part = " ".join(part.split())
             if part and part.lower() not in (c.lower() for c in parts):
                 parts.append(part)
