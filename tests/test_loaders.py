@@ -370,6 +370,31 @@ def test_pdf_keeps_page_numbers(tmp_path: Path) -> None:
     }
 
 
+def test_pdf_parts_words_that_touch_at_a_change_between_code_and_text_type(
+    tmp_path: Path,
+) -> None:
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "api.pdf"
+    pdf = canvas.Canvas(str(path))
+    line = pdf.beginText(72, 720)
+    # Set as TeX sets "@code{...} respectively": no space drawn where the font changes.
+    for font, part in [("Helvetica", "Digests are "), ("Courier", "SHA256_DIGEST_SIZE"),
+                       ("Helvetica", " and "), ("Courier", "SHA512_DIGEST_SIZE"),
+                       ("Helvetica", "respectively, set by "), ("Courier", "sha_init"),
+                       ("Helvetica", "(). Pass a "), ("Courier", "ctx"),
+                       ("Helvetica", "s array.")]:
+        line.setFont(font, 10)
+        line.textOut(part)
+    pdf.drawText(line)
+    pdf.save()
+    doc = load(path)
+    assert doc.text.strip() == (
+        "Digests are SHA256_DIGEST_SIZE and SHA512_DIGEST_SIZE respectively, set by "
+        "sha_init(). Pass a ctxs array."
+    )
+
+
 def test_docx_headings_paragraphs_and_tables(tmp_path: Path) -> None:
     import docx
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -31,7 +32,8 @@ _PAGE_NUMBER = re.compile(
 _SECTION = re.compile(r"^((?:\d+|[A-Z])(?:\.\d+)*)\.?\s+\S")
 _HEADING_WORDS = 14
 # Fixed-width fonts, in which code is set.
-_MONO = re.compile(r"mono|nimbusmon|courier|code|consol|menlo|typewriter|fixed", re.IGNORECASE)
+_MONO = re.compile(r"mono|nimbusmon|courier|code|consol|menlo|typewriter|fixed|cmtt|sftt",
+                   re.IGNORECASE)
 # Dot leaders of a table of contents ("2.1. NAME ........ 2").
 _LEADER = re.compile(r"(?:\.\s*){4,}\d*\s*$")
 # A title does not end like a sentence or a clause (a question may be a title).
@@ -120,7 +122,8 @@ def _page_items(page: Any) -> tuple[float, list[_Line | _Table]]:
         if not chars or not line["text"].strip():
             continue
         items.append(_Line(
-            text=line["text"].strip(), top=line["top"], bottom=line["bottom"], x0=line["x0"],
+            text=_font_breaks(line["text"].strip(), chars), top=line["top"],
+            bottom=line["bottom"], x0=line["x0"],
             size=statistics.median(c["size"] for c in chars),
             bold=all("bold" in str(c.get("fontname", "")).lower() for c in chars),
             mono=all(_MONO.search(str(c.get("fontname", ""))) for c in chars),
@@ -132,6 +135,47 @@ def _page_items(page: Any) -> tuple[float, list[_Line | _Table]]:
             items.append(_Table(top=table.bbox[1], lines=lines))
     items.sort(key=lambda item: item.top)
     return float(page.height), items
+
+
+def _font_breaks(text: str, chars: list[dict[str, Any]]) -> str:
+    """``text`` (the line as extracted from its non-blank ``chars``) with a space where a
+    letter in a code font touches one in a text font.
+
+    TeX sets ``@code{SIZE} respectively`` with the space lost at the font change, so the
+    two words come out as one (``SIZErespectively``). A word does not change between code
+    and text type in its middle; punctuation does (``ctx``, then a full stop), and stays.
+    """
+    starts: list[int] = []
+    pos = 0
+    for char in chars:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        # A ligature is spelled out in the text ("ﬁ" as "fi"), hence NFKC.
+        glyph = unicodedata.normalize("NFKC", char["text"])
+        if not text.startswith(glyph, pos):
+            return text  # the text was assembled otherwise: leave it as it came
+        starts.append(pos)
+        pos += len(glyph)
+    # Runs of letters and digits set in one kind of type (code or text), by char index.
+    mono = [bool(_MONO.search(str(c.get("fontname", "")))) for c in chars]
+    run = [0] * len(chars)
+    for i in range(1, len(chars)):
+        joined = not text[starts[i] - 1].isspace() and all(
+            c["text"].isalnum() for c in chars[i - 1:i + 1])
+        run[i] = run[i - 1] + (not joined or mono[i] != mono[i - 1])
+    # Only between words of plain ASCII, two characters or more on each side: a glyph from
+    # a fallback font ("lÃaers") or a one-letter variable is no word boundary.
+    members: dict[int, list[str]] = {}
+    for c, r in zip(chars, run, strict=True):
+        members.setdefault(r, []).append(c["text"])
+    plain = {r: len(m) > 1 and all(t.isascii() for t in m) for r, m in members.items()}
+    cuts = [starts[i] for i in range(1, len(chars))
+            if run[i] != run[i - 1] and mono[i] != mono[i - 1] and plain[run[i]]
+            and plain[run[i - 1]] and not text[starts[i] - 1].isspace()
+            and chars[i - 1]["text"].isalnum() and chars[i]["text"].isalnum()]
+    for cut in reversed(cuts):
+        text = f"{text[:cut]} {text[cut:]}"
+    return text
 
 
 def _edge_lines(height: float, items: list[_Line | _Table]) -> list[_Line]:
