@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 # The version of what the loaders and the chunker make of a file, and of the text a passage
-# is searched by (its heading path and title): a change to either that alters passages or
+# is searched by (its heading path): a change to either that alters passages or
 # their vectors raises it, and ingest then redoes every file stored under the old one.
 PASSAGE_VERSION = 2
 # Longest repeated block that is merged anyway: a label, not a paragraph worth citing alone.
