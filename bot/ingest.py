@@ -51,9 +51,6 @@ class _Pending:
     chunks: list[Chunk]
     status: str
     note: str = ""
-    # Stored under another recipe: every passage is embedded again, even one whose text
-    # (and so whose id) is the same, since the text its vector was made from may differ.
-    redo: bool = False
 
 
 def file_sha256(path: Path) -> str:
@@ -202,9 +199,7 @@ class Ingester:
             status = "updated" if record is not None else "added"
             if record is not None:
                 self._replaced.update(c.id for c in record.chunks)
-            redo = record is not None and record.recipe != current
-            pending.append(_Pending(path, source, sha, doc.title, chunks, status,
-                                    _planted(chunks), redo))
+            pending.append(_Pending(path, source, sha, doc.title, chunks, status, _planted(chunks)))
             if sum(len(p.chunks) for p in pending) >= EMBED_GROUP:
                 report.files.extend(self._commit(pending))
                 pending = []
@@ -260,8 +255,7 @@ class Ingester:
         try:
             wanted = {c.id: c for p in pending for c in p.chunks}
             # Embedding is the slow part: done before the lock, so other writers wait less.
-            missing = self.index.missing_ids(wanted) | {
-                c.id for p in pending if p.redo for c in p.chunks}
+            missing = self.index.missing_ids(wanted)
             vectors = self._embed([wanted[cid] for cid in wanted if cid in missing])
             with self.lock.held():
                 self.index.check_model(self.settings.embedding_identity, claim=True)

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.chunking import PASSAGE_VERSION
+from bot import chunking
 from bot.index import LAYOUT, Catalog, FileRecord, Snapshot
 from bot.models import Chunk, SourceInfo
 from bot.settings import Settings
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 GENERATION_ID = "__generation__"
 # Names the embedding model of the stored vectors: vectors of two models never meet.
 MODEL_ID = "__embedding_model__"
+# A passage vector's metadata: the passage version its searched text was made under.
+_VERSION_KEY = "passages"
 
 
 class StoreError(RuntimeError):
@@ -62,7 +64,8 @@ class VectorIndex(Protocol):
         ...
 
     def missing_ids(self, ids: Iterable[str]) -> set[str]:
-        """Which of ``ids`` have no stored vector yet."""
+        """Which of ``ids`` have no stored vector, or one made under another passage
+        version."""
         ...
 
     def add_vectors(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
@@ -322,13 +325,16 @@ class ChunkStore:
     # ----- writing -------------------------------------------------------------------
 
     def missing_ids(self, ids: Iterable[str]) -> set[str]:
-        """Which of ``ids`` have no stored vector yet (those are the ones to embed)."""
+        """Which of ``ids`` have no stored vector made from the current passage version's
+        searched text (those are the ones to embed)."""
         wanted = list(dict.fromkeys(ids))
         present: set[str] = set()
         for i in range(0, len(wanted), self._batch):
             batch = wanted[i:i + self._batch]
-            got = self._call(lambda b=batch: self._chunks.get(ids=b, include=[]))
-            present.update(got["ids"])
+            got = self._call(lambda b=batch: self._chunks.get(ids=b, include=["metadatas"]))
+            present.update(
+                cid for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True)
+                if (meta or {}).get(_VERSION_KEY) == chunking.PASSAGE_VERSION)
         return set(wanted) - present
 
     def add_vectors(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
@@ -341,6 +347,9 @@ class ChunkStore:
                     ids=[c.id for c in p],
                     embeddings=[list(x) for x in v],
                     documents=[c.text for c in p],
+                    # A vector is only as current as the text it was made from: a passage
+                    # whose searched text changed keeps its id, so its vector says which.
+                    metadatas=[{_VERSION_KEY: chunking.PASSAGE_VERSION} for _ in p],
                 )
             )
 
@@ -532,7 +541,7 @@ class ChunkStore:
     def _identity(self) -> str:
         # A store deleted and made again under the same name must not inherit the replica,
         # and one whose passages were searched by another text is indexed again.
-        return f"{LAYOUT}/{PASSAGE_VERSION}/{self._chunks.id}/{self._files.id}"
+        return f"{LAYOUT}/{chunking.PASSAGE_VERSION}/{self._chunks.id}/{self._files.id}"
 
     def _decode_record(self, document: str, meta: dict[str, Any]) -> FileRecord:
         source = str(meta["source"])

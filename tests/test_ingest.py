@@ -177,9 +177,25 @@ def test_a_new_passage_version_embeds_every_passage_again(
     bot = make_bot()
     report = bot.ingest([folder])
     passages = len(bot.store.snapshot().chunks)
-    # Same texts, same ids: only the recorded recipe tells the old vectors apart.
+    # Same texts, same ids: only the recorded version tells the old vectors apart.
     assert report.count("updated") == 1 and report.embedded == passages
     assert bot.ingest([folder]).embedded == 0
+
+
+def test_a_new_file_does_not_reuse_vectors_of_an_older_passage_version(
+    make_bot: Callable[..., Bot], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _corpus_copy(tmp_path)
+    monkeypatch.setattr(chunking, "PASSAGE_VERSION", chunking.PASSAGE_VERSION - 1)
+    make_bot().ingest([folder])
+    monkeypatch.undo()
+    moved = tmp_path / "moved"
+    shutil.copytree(folder, moved)
+    bot = make_bot()
+    # The moved copy's passages have the stored ones' ids, but their vectors are older.
+    report = bot.ingest([moved])
+    assert report.count("added") == 1
+    assert report.embedded == len(set(bot.store.snapshot().chunks))
 
 
 def test_lexical_index_follows_the_store_across_instances(
