@@ -167,13 +167,21 @@ def test_a_file_stored_by_another_chunk_size_is_made_again(
     assert bot.ingest([folder]).count("unchanged") == 1
 
 
-def test_a_new_passage_version_embeds_every_passage_again(
+def _stored_by_an_older_version(
     make_bot: Callable[..., Bot], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Path:
+    """The corpus copy, ingested as the previous passage version would have stored it."""
     folder = _corpus_copy(tmp_path)
     monkeypatch.setattr(chunking, "PASSAGE_VERSION", chunking.PASSAGE_VERSION - 1)
     make_bot().ingest([folder])
     monkeypatch.undo()
+    return folder
+
+
+def test_a_new_passage_version_embeds_every_passage_again(
+    make_bot: Callable[..., Bot], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _stored_by_an_older_version(make_bot, tmp_path, monkeypatch)
     bot = make_bot()
     report = bot.ingest([folder])
     passages = len(bot.store.snapshot().chunks)
@@ -185,10 +193,7 @@ def test_a_new_passage_version_embeds_every_passage_again(
 def test_a_new_file_does_not_reuse_vectors_of_an_older_passage_version(
     make_bot: Callable[..., Bot], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = _corpus_copy(tmp_path)
-    monkeypatch.setattr(chunking, "PASSAGE_VERSION", chunking.PASSAGE_VERSION - 1)
-    make_bot().ingest([folder])
-    monkeypatch.undo()
+    folder = _stored_by_an_older_version(make_bot, tmp_path, monkeypatch)
     moved = tmp_path / "moved"
     shutil.copytree(folder, moved)
     bot = make_bot()
