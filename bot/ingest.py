@@ -141,6 +141,9 @@ class Ingester:
         self.index = index
         self.catalog = catalog
         self.lock = lock or WriteLock(settings.data_dir, settings.write_lock_timeout)
+        # Recorded with every file this ingester commits; a stored file made otherwise is
+        # not unchanged.
+        self.recipe = recipe(settings)
         # Passages this run replaced or failed to publish: the ones the sweep checks.
         self._replaced: set[str] = set()
 
@@ -160,7 +163,6 @@ class Ingester:
         except StoreError:
             known = None
         lost = self._without_vectors(known.values()) if known else set()
-        current = recipe(self.settings)
         for done, path in enumerate(files, start=1):
             if progress:
                 progress(done - 1, len(files), str(path))
@@ -178,7 +180,7 @@ class Ingester:
                     lost = self._without_vectors([record])
                 # A file whose passages lost their vectors is not unchanged: it is embedded
                 # again, or dense search would never find it.
-                if record is not None and record.sha256 == sha and record.recipe == current \
+                if record is not None and record.sha256 == sha and record.recipe == self.recipe \
                         and not any(c.id in lost for c in record.chunks):
                     report.files.append(FileReport(source, "unchanged", len(record.chunks)))
                     continue
@@ -303,7 +305,7 @@ class Ingester:
         return reports
 
     def _record(self, p: _Pending) -> FileRecord:
-        return FileRecord(p.source, p.sha256, p.title, tuple(p.chunks), recipe(self.settings))
+        return FileRecord(p.source, p.sha256, p.title, tuple(p.chunks), self.recipe)
 
     def _stale(self, paths: Sequence[Path | str]) -> dict[str, list[SourceInfo]]:
         """Stored files under each of ``paths`` (keyed as given) that no longer exist."""

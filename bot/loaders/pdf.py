@@ -126,7 +126,7 @@ def _page_items(page: Any) -> tuple[float, list[_Line | _Table]]:
             bottom=line["bottom"], x0=line["x0"],
             size=statistics.median(c["size"] for c in chars),
             bold=all("bold" in str(c.get("fontname", "")).lower() for c in chars),
-            mono=all(_MONO.search(str(c.get("fontname", ""))) for c in chars),
+            mono=all(_mono(c) for c in chars),
         ))
     for table in tables:
         rows = [[cell or "" for cell in row] for row in table.extract()]
@@ -135,6 +135,11 @@ def _page_items(page: Any) -> tuple[float, list[_Line | _Table]]:
             items.append(_Table(top=table.bbox[1], lines=lines))
     items.sort(key=lambda item: item.top)
     return float(page.height), items
+
+
+def _mono(char: dict[str, Any]) -> bool:
+    """Whether ``char`` is set in a fixed-width (code) font."""
+    return bool(_MONO.search(str(char.get("fontname", ""))))
 
 
 def _font_breaks(text: str, chars: list[dict[str, Any]]) -> str:
@@ -157,12 +162,13 @@ def _font_breaks(text: str, chars: list[dict[str, Any]]) -> str:
         starts.append(pos)
         pos += len(glyph)
     # Runs of letters and digits set in one kind of type (code or text), by char index.
-    mono = [bool(_MONO.search(str(c.get("fontname", "")))) for c in chars]
+    mono = [_mono(c) for c in chars]
+    joined = [False] + [
+        not text[starts[i] - 1].isspace() and chars[i - 1]["text"].isalnum()
+        and chars[i]["text"].isalnum() for i in range(1, len(chars))]
     run = [0] * len(chars)
     for i in range(1, len(chars)):
-        joined = not text[starts[i] - 1].isspace() and all(
-            c["text"].isalnum() for c in chars[i - 1:i + 1])
-        run[i] = run[i - 1] + (not joined or mono[i] != mono[i - 1])
+        run[i] = run[i - 1] + (not joined[i] or mono[i] != mono[i - 1])
     # Only between words of plain ASCII, two characters or more on each side: a glyph from
     # a fallback font ("lÃaers") or a one-letter variable is no word boundary.
     members: dict[int, list[str]] = {}
@@ -170,9 +176,7 @@ def _font_breaks(text: str, chars: list[dict[str, Any]]) -> str:
         members.setdefault(r, []).append(c["text"])
     plain = {r: len(m) > 1 and all(t.isascii() for t in m) for r, m in members.items()}
     cuts = [starts[i] for i in range(1, len(chars))
-            if run[i] != run[i - 1] and mono[i] != mono[i - 1] and plain[run[i]]
-            and plain[run[i - 1]] and not text[starts[i] - 1].isspace()
-            and chars[i - 1]["text"].isalnum() and chars[i]["text"].isalnum()]
+            if joined[i] and mono[i] != mono[i - 1] and plain[run[i]] and plain[run[i - 1]]]
     for cut in reversed(cuts):
         text = f"{text[:cut]} {text[cut:]}"
     return text
