@@ -395,6 +395,45 @@ def test_pdf_parts_words_that_touch_at_a_change_between_code_and_text_type(
     )
 
 
+def test_pdf_reads_drawn_underscores_and_moves_a_margin_label_to_the_front(
+    tmp_path: Path,
+) -> None:
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "manual.pdf"
+    pdf = canvas.Canvas(str(path))
+    pdf.setFont("Times-Roman", 10)
+
+    def words_with_drawn_underscores(x: float, y: float, parts: list[str]) -> None:
+        # As TeX sets "size_t" in a font without the glyph: a short rule on the baseline.
+        for i, part in enumerate(parts):
+            pdf.drawString(x, y, part)
+            x += pdf.stringWidth(part, "Times-Roman", 10)
+            if i < len(parts) - 1:
+                pdf.line(x + 0.5, y, x + 3.5, y)
+                x += 4
+
+    words_with_drawn_underscores(72, 720, ["void hash_update (struct hash", "ctx *ctx, size",
+                                           "t length, const"])
+    pdf.drawString(480, 720, "[Function]")
+    words_with_drawn_underscores(100, 708, ["uint8", "t *data)"])
+    # An underline crosses the letters it is under; a rule between words is no underscore.
+    pdf.drawString(72, 660, "Read this first and then that.")
+    pdf.line(72, 659, 72 + pdf.stringWidth("Read this", "Times-Roman", 10), 659)
+    pdf.line(160, 640, 163, 640)
+    pdf.drawString(72, 640, "A rule")
+    pdf.drawString(180, 640, "far away.")
+    pdf.save()
+    doc = load(path)
+    texts = [doc.text[b.start:b.end] for b in doc.blocks]
+    assert texts[0] == (
+        "[Function] void hash_update (struct hash_ctx *ctx, size_t length, const "
+        "uint8_t *data)"
+    )
+    assert "Read this first and then that." in texts[1]
+    assert "_" not in doc.text[doc.blocks[1].start:]
+
+
 def test_docx_headings_paragraphs_and_tables(tmp_path: Path) -> None:
     import docx
 

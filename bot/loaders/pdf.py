@@ -9,6 +9,7 @@ A paragraph that runs onto the next page keeps both page numbers.
 
 from __future__ import annotations
 
+import bisect
 import re
 import statistics
 import unicodedata
@@ -102,6 +103,8 @@ def read_pdf(path: Path) -> LoadedDocument:
 
 def _page_items(page: Any) -> tuple[float, list[_Line | _Table]]:
     """The page height and its lines and tables, top to bottom."""
+    from pdfplumber.utils import chars_to_textmap
+
     page = page.dedupe_chars()
     tables = page.find_tables()
     boxes = [t.bbox for t in tables]
@@ -115,14 +118,19 @@ def _page_items(page: Any) -> tuple[float, list[_Line | _Table]]:
 
     text_page = page.filter(outside) if boxes else page
     items: list[_Line | _Table] = []
+    drawn = _drawn_underscores(text_page.chars, text_page.lines + text_page.rects)
     # A word gap relative to the font size: tightly set text still gets its spaces.
-    lines = text_page.extract_text_lines(strip=True, return_chars=True, x_tolerance_ratio=0.15)
+    lines = chars_to_textmap(
+        text_page.chars + drawn, layout_bbox=page.bbox, layout_width=page.width,
+        layout_height=page.height, x_tolerance_ratio=0.15,
+    ).extract_text_lines(strip=True, return_chars=True)
     for line in lines:
         chars = [c for c in line["chars"] if c["text"].strip()]
         if not chars or not line["text"].strip():
             continue
         items.append(_Line(
-            text=_font_breaks(line["text"].strip(), chars), top=line["top"],
+            text=_margin_label(_font_breaks(line["text"].strip(), chars), chars),
+            top=line["top"],
             bottom=line["bottom"], x0=line["x0"],
             size=statistics.median(c["size"] for c in chars),
             bold=all("bold" in str(c.get("fontname", "")).lower() for c in chars),
@@ -130,11 +138,67 @@ def _page_items(page: Any) -> tuple[float, list[_Line | _Table]]:
         ))
     for table in tables:
         rows = [[cell or "" for cell in row] for row in table.extract()]
-        lines = table_lines(rows)
-        if lines:
-            items.append(_Table(top=table.bbox[1], lines=lines))
+        if table_text := table_lines(rows):
+            items.append(_Table(top=table.bbox[1], lines=table_text))
     items.sort(key=lambda item: item.top)
     return float(page.height), items
+
+
+def _drawn_underscores(
+    chars: list[dict[str, Any]], rules: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """An ``_`` character for each underscore drawn as a short rule between two letters.
+
+    TeX draws ``size_t`` in a font without an underscore glyph as ``size``, a rule of about
+    a third of an em on the baseline, and ``t``: the text alone reads ``size t``. A rule
+    that long, lying in the gap between two characters of one line at their baseline, is
+    such an underscore; an underline, a strike-through or a table border is longer or
+    crosses the characters.
+    """
+    found: list[dict[str, Any]] = []
+    rules = [r for r in rules if r["height"] <= 0.6 and r["width"]]
+    if not rules or not chars:
+        return found
+    chars = sorted(chars, key=lambda c: c["bottom"])
+    bottoms = [c["bottom"] for c in chars]
+    tallest = max(c["size"] for c in chars)
+    for rule in rules:
+        y = (rule["top"] + rule["bottom"]) / 2
+        near = chars[bisect.bisect_left(bottoms, y):bisect.bisect_right(bottoms, y + tallest)]
+        line = [c for c in near if c["top"] + 0.5 * c["size"] < y and c["text"].strip()]
+        before = [c for c in line if c["x1"] <= rule["x0"] + 0.5]
+        after = [c for c in line if c["x0"] >= rule["x1"] - 0.5]
+        if len(before) + len(after) != len(line) or not before or not after:
+            continue  # crosses a character: an underline or strike-through
+        left = max(before, key=lambda c: c["x1"])
+        right = min(after, key=lambda c: c["x0"])
+        em = left["size"]
+        if not 0.15 * em <= rule["width"] <= 0.6 * em:
+            continue
+        if rule["x0"] - left["x1"] > 0.25 * em or right["x0"] - rule["x1"] > 0.25 * em:
+            continue
+        found.append({**left, "text": "_", "x0": rule["x0"], "x1": rule["x1"],
+                      "width": rule["width"]})
+    return found
+
+
+def _margin_label(text: str, chars: list[dict[str, Any]]) -> str:
+    """``text`` with a bracketed label set apart at the right margin moved to its front.
+
+    Texinfo sets the category of a definition ("[Function]", "[Macro]") flush right on the
+    definition's first line, so a prototype that runs onto a second line would read with
+    the label in its middle: "f (int a, [Function] int b)".
+    """
+    if not text.endswith("]") or "[" not in text:
+        return text
+    opening = max((i for i, c in enumerate(chars) if c["text"] == "["), default=0)
+    if opening == 0:
+        return text
+    gap = chars[opening]["x0"] - chars[opening - 1]["x1"]
+    label = text[text.rindex("["):]
+    if gap < 2 * chars[opening]["size"] or "]" in label[:-1]:
+        return text
+    return f"{label} {text[: -len(label)].rstrip()}"
 
 
 def _mono(char: dict[str, Any]) -> bool:
