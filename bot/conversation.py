@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.text import STOPWORDS, names
+from bot.text import STOPWORDS, names, noun_phrases
 
 Turn = Mapping[str, Any]
 
@@ -31,6 +31,7 @@ _TOPIC = re.compile(
     r"support|handle|use)\b",
     re.IGNORECASE,
 )
+_QUESTION_WORDS = {"what", "who", "which", "whom", "whose", "where", "when", "how", "why"}
 # Code identifiers a question may be about: snake_case, camelCase, dotted or called names.
 _IDENTIFIER = re.compile(
     r"`([^`]+)`|(?<![\w.-])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:\(\))?)(?![\w-])"
@@ -64,14 +65,37 @@ def _identifiers(text: str) -> list[str]:
 def topic_of(question: str) -> str | None:
     """The entity a question is about: its last code identifier or proper name (always
     whole, never a piece of an identifier), else its "who is X" object."""
-    match = _TOPIC.search(question)
     named = _identifiers(question) or names(question)
     if named:
         return named[-1]
+    match = _TOPIC.search(question)
     if match:
         topic = (match.group("x") or match.group("y") or match.group("z") or "").strip()
-        return topic or None
+        spans = noun_phrases(topic)
+        # Cut what trails the last noun phrase ("the x-content type for").
+        return topic[spans[0][0]:spans[-1][1]] if spans else topic or None
     return None
+
+
+def _referent(question: str) -> str | None:
+    """What a pronoun of the next question stands for: the topic of ``question``, else its
+    first noun phrase that is more than a pronoun and asks nothing ("a decoder")."""
+    topic = topic_of(question)
+    if topic:
+        return topic
+    for start, end in noun_phrases(question):
+        phrase = question[start:end]
+        if not _PRONOUN.fullmatch(phrase) and not _QUESTION_WORDS & set(phrase.lower().split()):
+            return phrase
+    return None
+
+
+def _is_noun_phrase(text: str) -> bool:
+    """Whether ``text`` is noun phrases alone ("the maximum", "the role of the press"), not
+    a clause or a prepositional phrase ("for an internal error", "to make it the default")."""
+    text = text.strip().rstrip("?.!").strip()
+    spans = noun_phrases(text)
+    return bool(spans) and spans[0][0] == 0 and spans[-1][1] == len(text)
 
 
 def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
@@ -83,7 +107,7 @@ def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
     last = condense(previous[-1], earlier, depth + 1)
 
     elliptic = _ELLIPSIS.match(question)
-    if elliptic:
+    if elliptic and _is_noun_phrase(elliptic.group("x")):
         new_subject = elliptic.group("x")
         old_subject = topic_of(last)
         if old_subject and old_subject.lower() in last.lower():
@@ -92,15 +116,30 @@ def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
 
     if not _PRONOUN.search(question) or names(question) or _identifiers(question):
         return question
-    subject = topic_of(last)
+    subject = _referent(last)
     if subject is None:
         for turn in reversed(previous[:-1]):
-            subject = topic_of(turn)
+            subject = _referent(turn)
             if subject:
                 break
     if subject is None:
         return question
     return _substitute(question, subject)
+
+
+def context_of(standalone: str, history: Sequence[Turn]) -> str:
+    """What a follow-up's search reads besides its standalone question: the previous
+    question, itself made standalone. Empty with no history, and for a question that names
+    something the previous one did not: it has changed the subject, and searching the old
+    one with it would blend the two."""
+    previous = user_turns(history)
+    if not previous:
+        return ""
+    last = condense(previous[-1], history[: _index_of_last_user(history)])
+    said = last.lower()
+    if any(name.lower() not in said for name in [*names(standalone), *_identifiers(standalone)]):
+        return ""
+    return last
 
 
 def _index_of_last_user(history: Sequence[Turn]) -> int:

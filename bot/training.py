@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from bot.conversation import condense
+from bot.conversation import condense, context_of
 from bot.evals.datasets import Case, load_dataset
 from bot.evals.harness import one_thread
 from bot.evals.metrics import gold_in_answer, must_include
@@ -131,7 +131,9 @@ def collect(
                 if i and i % 500 == 0:
                     progress(f"{path.name}: {i}/{len(data.cases)} questions")
                 standalone = standalones[i]
-                retrieved = bot.retriever.retrieve(standalone, None, snap)
+                retrieved = bot.retriever.retrieve(
+                    standalone, None, snap, context_of(standalone, list(case.history))
+                )
                 cands, rows = scorer.candidates(standalone, retrieved, snap)
                 # A question with no candidate is kept: the answerer refuses it.
                 asked = name_keys(standalone)

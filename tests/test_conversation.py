@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.conversation import condense, topic_of
+from bot.conversation import condense, context_of, topic_of
 
 
 def _turns(*pairs: tuple[str, str]) -> list[dict[str, str]]:
@@ -43,3 +43,28 @@ def test_a_question_naming_its_own_subject_is_kept() -> None:
 def test_topic_of_finds_names_and_possessives() -> None:
     assert topic_of("What did Alan Turing's paper say?") == "Alan Turing"
     assert topic_of("Tell me about the treaty") == "the treaty"
+
+
+def test_an_elliptical_clause_is_not_spliced_into_the_previous_question() -> None:
+    history = _turns(("What does gzip return for a missing file?", "1."))
+    assert condense("And for a corrupted archive?", history) == "And for a corrupted archive?"
+    history = _turns(("How do I install Rust with rustup?", "Run the installer."))
+    assert condense("And to keep it up to date?", history) == "And to keep Rust up to date?"
+
+
+def test_a_topic_ends_with_its_last_noun_phrase() -> None:
+    assert topic_of("What is the manifest file for?") == "the manifest file"
+    history = _turns(("What is the manifest file for?", "It lists the parts."))
+    assert condense("Who reads it?", history) == "Who reads the manifest file?"
+
+
+def test_a_pronoun_can_stand_for_a_noun_phrase_of_the_previous_question() -> None:
+    history = _turns(("Is there a linter for shell scripts?", "Yes."))
+    assert condense("Who maintains it?", history) == "Who maintains a linter?"
+
+
+def test_the_search_context_is_the_previous_question_unless_the_subject_changes() -> None:
+    history = _turns(("Who is Ada Lovelace?", "..."), ("Where did she live?", "..."))
+    assert context_of("When did Ada Lovelace die?", history) == "Where did Ada Lovelace live?"
+    assert context_of("When did Charles Babbage die?", history) == ""
+    assert context_of("When did she die?", []) == ""

@@ -73,3 +73,23 @@ def test_a_passage_is_found_by_the_heading_it_sits_under(
             "Widget FAQ > Does the gizmo collect telemetry?\n\n"
             "No. It never sends anything anywhere."
         )
+
+
+def test_a_follow_up_is_searched_with_the_question_it_follows(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    for tool, took in (("Alpha", "nine minutes"), ("Beta", "twelve seconds")):
+        (tmp_path / f"{tool.lower()}.md").write_text(
+            f"# {tool}\n\n## Compression\n\n{tool} compresses files with a dictionary coder.\n\n"
+            f"## Benchmark\n\nThe benchmark run took {took} on the test machine.\n",
+            encoding="utf-8",
+        )
+    bot = make_bot()
+    assert not bot.ingest([tmp_path]).failed
+    question = "How long did the benchmark take?"
+    for tool, took in (("Alpha", "nine minutes"), ("Beta", "twelve seconds")):
+        hits = bot.retriever.retrieve(question, 2, context=f"How does {tool} compress files?")
+        assert took in hits[0].chunk.text, tool
+        # Ranks and similarity stay those of the question's own search.
+        alone = {h.chunk.id: h for h in bot.retriever.retrieve(question, 4)}
+        assert hits[0].dense_rank == alone[hits[0].chunk.id].dense_rank

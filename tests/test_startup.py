@@ -61,9 +61,9 @@ def test_warm_up_loads_what_the_first_answer_needs(make_bot: Any) -> None:
     from bot import text
 
     bot = make_bot()
-    text._ner.cache_clear()
+    text._nlp.cache_clear()
     bot.extractive.scorer._model = None
     bot.warm_up()
     # The serving front ends call this before they say they are ready.
-    assert text._ner.cache_info().currsize == 1
+    assert text._nlp.cache_info().currsize == 1
     assert bot.extractive.scorer._model is not None
