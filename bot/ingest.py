@@ -196,7 +196,7 @@ class Ingester:
                 report.files.append(FileReport(source, "failed", message=_message(exc)))
                 continue
             except StoreError as exc:
-                report.files.append(FileReport(source, "failed", message=str(exc)))
+                report.files.append(FileReport(source, "failed", message=str(exc), stage="store"))
                 continue
             status = "updated" if record is not None else "added"
             if record is not None:
@@ -270,7 +270,8 @@ class Ingester:
                 return self._publish(pending, missing)
         except Exception as exc:
             self._replaced.update(c.id for p in pending for c in p.chunks)
-            return [FileReport(p.source, "failed", message=_message(exc)) for p in pending]
+            return [FileReport(p.source, "failed", message=_message(exc), stage="store")
+                    for p in pending]
 
     def _embed(self, chunks: list[Chunk]) -> dict[str, list[float]]:
         if not chunks:
@@ -299,7 +300,7 @@ class Ingester:
                 self.catalog.commit_files([self._record(p)])
             except StoreError as exc:
                 self._replaced.update(c.id for c in p.chunks)
-                reports.append(FileReport(p.source, "failed", message=str(exc)))
+                reports.append(FileReport(p.source, "failed", message=str(exc), stage="store"))
                 continue
             reports.append(done[p.source])
         return reports

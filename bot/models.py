@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 REFUSAL = "I can't answer that from the documents."
 NOTHING_INDEXED = ("Nothing is indexed yet. Add documents with `bot ingest PATH` (or upload them "
@@ -263,6 +263,8 @@ class FileReport:
     chunks: int = 0
     embedded: int = 0
     message: str = ""
+    # Where a failure happened: reading the file, or writing it to the store.
+    stage: Literal["read", "store"] = "read"
 
 
 @dataclass
@@ -275,9 +277,11 @@ class IngestReport:
 
     @property
     def nothing_ingestible(self) -> bool:
-        """True when no file was added, updated, kept or removed: only skips and failures."""
+        """True when no file could be read: every file was skipped or failed to load."""
         return not any(
-            f.status in {"added", "updated", "unchanged", "removed"} for f in self.files
+            f.status in {"added", "updated", "unchanged", "removed"}
+            or (f.status == "failed" and f.stage == "store")
+            for f in self.files
         )
 
     def hints(self) -> list[str]:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -147,3 +147,50 @@ def test_the_planted_note_is_flagged_and_the_true_sentence_answers(
     assert "PWNED" not in answer.text and "1066" not in answer.text
     assert all("PWNED" not in c.chunk.text for c in answer.citations)
     assert any("set aside" in n for n in answer.notes)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """An 8 MB file system of its own (a tmpfs mount, which needs root)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_fails_the_write_clearly_and_keeps_what_was_stored(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    data = small_disk / "data"
+    first = tmp_path / "ferry.txt"
+    first.write_text("The ferry to Tarn Island leaves at nine every morning.", encoding="utf-8")
+    assert run_bot(data, "ingest", str(first)).returncode == 0
+    second = tmp_path / "harbour.txt"
+    second.write_text("\n\n".join(
+        f"Pier {i} of the harbour was rebuilt in {1900 + i} after the storm of that winter."
+        for i in range(300)), encoding="utf-8")
+    # Fill the disk but for a few kilobytes, so the next write fails for want of space.
+    stat = os.statvfs(small_disk)
+    (small_disk / "filler").write_bytes(b"\0" * (stat.f_bavail * stat.f_frsize - 32 * 1024))
+    full = run_bot(data, "ingest", str(second))
+    assert full.returncode == 1
+    assert "the disk is full: free some space, or set BOT_DATA_DIR" in full.stderr
+    # The file was read; only the store write failed, and the message must not say otherwise.
+    assert "could be read" not in full.stderr and "Traceback" not in full.stderr
+    listed = run_bot(data, "sources")
+    assert listed.returncode == 0 and "ferry.txt" in listed.stdout
+    assert "harbour.txt" not in listed.stdout
+    asked = run_bot(data, "ask", "When does the ferry to Tarn Island leave?")
+    assert asked.returncode == 0 and "nine" in asked.stdout
+    # With space again, the same command stores the file and the store checks out whole.
+    (small_disk / "filler").unlink()
+    again = run_bot(data, "ingest", str(second))
+    assert again.returncode == 0 and "1 added" in again.stdout, again.stderr
+    checked = run_bot(data, "doctor")
+    assert checked.returncode == 0 and "the store is consistent" in checked.stdout
