@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.service import Bot
-from bot.writelock import WriteLock
 
 
 @dataclass
@@ -78,7 +77,7 @@ def check(bot: Bot) -> Health:
 def repair(bot: Bot, health: Health) -> list[str]:
     """Fix what :func:`check` found; returns what was done, one line each."""
     done: list[str] = []
-    lock = WriteLock(bot.settings.data_dir, bot.settings.write_lock_timeout)
+    lock = bot.lock
     if health.without_vectors:
         with lock.held():
             texts = bot.store.stored(sorted(health.without_vectors))

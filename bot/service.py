@@ -21,6 +21,7 @@ from bot.reader import Reader
 from bot.retrieval import Retriever
 from bot.settings import Settings
 from bot.store import ChunkStore, Snapshot
+from bot.writelock import WriteLock
 
 if TYPE_CHECKING:
     from bot.retriever import BotRetriever
@@ -49,6 +50,9 @@ class Bot:
         )
         # The store generation whose embedding model was last found to match this bot's.
         self._model_checked = ""
+        # One lock for every write of this process, so its threads (uploads of several web
+        # sessions) queue here instead of each waiting on the file as if another process.
+        self.lock = WriteLock(settings.data_dir, settings.write_lock_timeout)
 
     @property
     def backends(self) -> list[Backend]:
@@ -60,7 +64,7 @@ class Bot:
     @property
     def ingester(self) -> Ingester:
         """Ingest over this bot's embedder and store (built per use: it holds no state)."""
-        return Ingester(self.settings, self.embedder, self.store, self.store)
+        return Ingester(self.settings, self.embedder, self.store, self.store, lock=self.lock)
 
     def ingest(
         self, paths: Sequence[Path | str], prune: bool = False, progress: Progress | None = None
@@ -276,7 +280,6 @@ def build_bot(
         embedder = build_embedder(settings)
     if store is None:
         from bot.store import make_client, store_folder
-        from bot.writelock import WriteLock
 
         # Opening an embedded store may create it (tables, collections): two processes
         # doing that at once on a fresh folder collide, so it happens under the writers'

@@ -11,6 +11,7 @@ from __future__ import annotations
 import filecmp
 import re
 import shutil
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,9 @@ class UploadFolder:
         self.max_mb = max_mb
         # Which session uploaded each file name, while this process runs.
         self._owners: dict[str, str] = {}
+        # Sessions upload at the same time: choosing a free name and copying into it is one
+        # step, or two sessions could pick the same numbered name.
+        self._naming = threading.Lock()
 
     def stage(self, files: Iterable[Path], session: str = "") -> Batch:
         """Check each file and copy the acceptable ones in, under a safe name; a different
@@ -140,9 +144,10 @@ class UploadFolder:
                     f"{name}: {size / 1e6:.1f} MB is over the upload limit of "
                     f"{self.max_mb:g} MB; nothing was changed.")))
                 continue
-            free = self._name_for(src, name, session)
-            staged = self._copy(src, free)
-            self._owners[free] = session
+            with self._naming:
+                free = self._name_for(src, name, session)
+                staged = self._copy(src, free)
+                self._owners[free] = session
             batch.staged.append(_Staged(staged.path, staged.backup, "" if free == name else name))
         return batch
 

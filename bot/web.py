@@ -391,8 +391,10 @@ class ChatApp:
             # Other sessions may have added or removed documents since the page loaded.
             docs_tab.select(self.documents, None, listing, show_progress="hidden")
             if not settings.web_read_only:
+                # Sessions upload side by side: writes queue on the store's lock, but one
+                # long file does not hold up another person's upload until it is done.
                 index_btn.click(self.upload, [files], [upload_status, *listing, files, send],
-                                concurrency_limit=1, show_progress="hidden")
+                                show_progress="hidden")
                 remove_btn.click(self.confirm_remove, [remove_pick, pending_removal],
                                  [remove_status, *listing, pending_removal], api_name="remove",
                                  concurrency_limit=1, show_progress_on=[remove_status])
@@ -516,9 +518,10 @@ def _choices(items: list[SourceInfo]) -> list[tuple[str, str]]:
 
 
 def build_app(bot: Bot, settings: Settings, feedback: FeedbackStore | None = None) -> gr.Blocks:
-    """The Gradio Blocks app over ``bot``."""
+    """The Gradio Blocks app over ``bot``, its queue serving four events at a time (answers
+    and uploads of different sessions alike; an event's own limit can be lower)."""
     store = feedback or FeedbackStore.in_data_dir(settings.data_dir)
-    return ChatApp(bot, settings, store).blocks()
+    return ChatApp(bot, settings, store).blocks().queue(default_concurrency_limit=4)
 
 
 def launch_options(settings: Settings) -> dict[str, Any]:
@@ -548,7 +551,6 @@ def serve(bot: Bot, settings: Settings, announce: Callable[[str], None] = print)
     app = build_app(bot, settings)
     # The page appears once the models are loaded: the first question does not wait for them.
     bot.warm_up()
-    app.queue(default_concurrency_limit=4)
     app.launch(prevent_thread_lock=True, quiet=True, share=False, **launch_options(settings))
     announce(f"Serving the chat on http://{settings.web_host}:{settings.web_port} "
              "(Ctrl-C to stop).")

@@ -259,7 +259,6 @@ def test_secrets_stay_out_of_the_web_page(
     assert settings.web_host == "127.0.0.1"
     assert settings.web_password is not None
     demo = build_app(bot, settings)
-    demo.queue()
     demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(settings))
     base = f"http://127.0.0.1:{port}"
     try:

@@ -75,7 +75,6 @@ def served(
         bot = bot_for(settings, embedder)
         assert not bot.ingest([CORPUS]).failed
         demo = build_app(bot, settings)
-        demo.queue()
         demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(settings))
         try:
             yield Served(f"http://127.0.0.1:{settings.web_port}/", settings, llm)
@@ -370,6 +369,38 @@ def test_upload_ask_and_remove_a_document(open_page: Any, tmp_path: Path) -> Non
         .inner_text()
 
 
+def test_a_long_upload_does_not_hold_up_another_sessions_upload(
+    open_page: Any, tmp_path: Path
+) -> None:
+    slow, quick = open_page(), open_page()
+    logs = []
+    for k in range(5):
+        path = tmp_path / f"tarn-log-{k}.txt"
+        path.write_text("\n\n".join(
+            f"Tarn day {n}: gauge {k} read {n * 7 % 31} knots and {n * 3 % 17} mm of rain."
+            for n in range(1, 550)), encoding="utf-8")
+        logs.append(path)
+    slow.get_by_role("tab", name="Documents").click()
+    slow.set_input_files("#dq-upload input[type=file]", [str(p) for p in logs])
+    slow.wait_for_function(
+        "() => document.querySelector('#dq-upload').innerText.includes('tarn-log-4')")
+    slow.click("#dq-index")
+    slow.wait_for_selector("#dq-upload-status .dq-s-indexing")
+    note = tmp_path / "tarn-ferry.md"
+    note.write_text("# Tarn ferry\n\nThe Tarn ferry leaves the pier at a quarter past six.\n",
+                    encoding="utf-8")
+    status = upload(quick, note)
+    assert re.search(r"tarn-ferry\.md: added \(\d+ chunks\)", status), status
+    # The other session's five files were still being indexed when this one was done.
+    assert slow.query_selector("#dq-upload-status .dq-s-indexing, "
+                               "#dq-upload-status .dq-s-waiting") is not None
+    slow.wait_for_function(
+        "() => (document.querySelector('#dq-upload-status').innerText.match(/added/g) || [])"
+        ".length === 5", timeout=180_000)
+    reply = ask(quick, "When does the Tarn ferry leave the pier?")
+    assert "quarter past six" in reply.inner_text()
+
+
 def test_document_markup_and_scripts_stay_inert_text(open_page: Any, tmp_path: Path) -> None:
     page = open_page()
     html_doc = tmp_path / "harbor.html"
@@ -483,7 +514,6 @@ def test_read_only_app_behind_a_shared_password(
     )
     bot = bot_for(settings, embedder)
     demo = build_app(bot, settings)
-    demo.queue()
     demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(settings))
     context = browser.new_context()
     context.set_default_timeout(30_000)
@@ -539,7 +569,6 @@ def test_store_outage_is_a_readable_message_and_the_app_recovers(
         bot = bot_for(settings, embedder)
         assert not bot.ingest([CORPUS]).failed
         demo = build_app(bot, settings)
-        demo.queue()
         demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(settings))
         page = context.new_page()
         page.goto(f"http://127.0.0.1:{settings.web_port}/")

@@ -70,7 +70,6 @@ class App:
 
 def _launch(bot: Bot, settings: Settings) -> Any:
     demo = build_app(bot, settings)
-    demo.queue()
     demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(settings))
     return demo
 
