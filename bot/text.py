@@ -38,8 +38,9 @@ def _segmenter() -> pysbd.Segmenter:
 # How a list item starts: a bullet, a number or an option ("- ", "2. ", "--quiet").
 LIST_ITEM = r"(?:[-*•+]\s|\d{1,3}[.)]\s|--?[A-Za-z])"
 _ITEM_START = re.compile(rf"\s*{LIST_ITEM}")
-# A line break between two lines of text, unless the next line starts like a list item.
-_SOFT_BREAK = re.compile(rf"(?<=\S)\n(?=[^\S\n]*(?!{LIST_ITEM})[^\s])")
+# A line break between two lines of text (spaces left at the end of the first included, as
+# many plain-text files have them), unless the next line starts like a list item.
+_SOFT_BREAK = re.compile(rf"(?<=\S)[^\S\n]*\n(?=[^\S\n]*(?!{LIST_ITEM})[^\s])")
 
 
 def starts_like_item(text: str) -> bool:
@@ -89,7 +90,7 @@ def _window_spans(text: str) -> tuple[tuple[int, int], ...]:
     # A single line break inside a paragraph is a soft wrap (PDF and plain-text layouts), not
     # the end of a sentence: the segmenter sees a space there. The replacement keeps every
     # offset, so each sentence is still cut verbatim from ``text``, its breaks included.
-    flat = _SOFT_BREAK.sub(" ", text)
+    flat = _SOFT_BREAK.sub(lambda m: " " * len(m[0]), text)
     for seg in _segmenter().segment(flat):
         # pysbd's spans can drift on repeated substrings; re-anchor each sentence by search.
         piece = seg.sent.strip()
