@@ -94,6 +94,9 @@ def _is_noun_phrase(text: str) -> bool:
     """Whether ``text`` is noun phrases alone ("the maximum", "the role of the press"), not
     a clause or a prepositional phrase ("for an internal error", "to make it the default")."""
     text = text.strip().rstrip("?.!").strip()
+    # "And what is its limit?" asks a question of its own: a question word opens a clause.
+    if not text or text.split()[0].lower() in _QUESTION_WORDS:
+        return False
     spans = noun_phrases(text)
     return bool(spans) and spans[0][0] == 0 and spans[-1][1] == len(text)
 

@@ -68,3 +68,10 @@ def test_the_search_context_is_the_previous_question_unless_the_subject_changes(
     assert context_of("When did Ada Lovelace die?", history) == "Where did Ada Lovelace live?"
     assert context_of("When did Charles Babbage die?", history) == ""
     assert context_of("When did she die?", []) == ""
+
+
+def test_and_before_a_question_of_its_own_resolves_its_pronoun() -> None:
+    history = _turns(("What does the timeout option of the resolver do?", "It sets the wait."))
+    assert condense("And what is its unit?", history) == (
+        "And what is the timeout option of the resolver's unit?"
+    )
