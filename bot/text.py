@@ -253,11 +253,15 @@ def entities(texts: Sequence[str]) -> list[tuple[tuple[str, str], ...]]:
 _PARSING = ["tagger", "attribute_ruler", "parser"]
 
 
-def noun_phrases(text: str) -> list[tuple[int, int]]:
+@lru_cache(maxsize=1024)
+def noun_phrases(text: str) -> tuple[tuple[int, int], ...]:
     """Character spans ``(start, end)`` of the noun phrases of ``text`` (spaCy's parser),
-    in order: "the default priority of a magic element" gives the two around "of"."""
+    in order: "the default priority of a magic element" gives the two around "of".
+
+    Cached: a follow-up's condensing and its search context parse the same earlier
+    questions again."""
     doc = _nlp()(text, disable=["ner"])
-    return [(chunk.start_char, chunk.end_char) for chunk in doc.noun_chunks]
+    return tuple((chunk.start_char, chunk.end_char) for chunk in doc.noun_chunks)
 
 
 def name_keys(text: str, full_names: bool = False) -> list[str]:
