@@ -376,7 +376,7 @@ class ChatApp:
 
             ask_args: dict[str, Any] = {
                 "fn": self.respond, "inputs": [box, session, backend, top_k],
-                "outputs": [session, chat, panel, box], "concurrency_limit": 4,
+                "outputs": [session, chat, panel, box],
                 "show_progress": "hidden",
             }
             box.submit(**ask_args)
