@@ -185,17 +185,30 @@ class _Analysis:
         self._lock = threading.Lock()
 
     def __call__(self, chunk: Chunk) -> _Parts:
+        return self.many([chunk])[0]
+
+    def many(self, chunks: Sequence[Chunk]) -> list[_Parts]:
+        """The analysis of each of ``chunks``. The entities of those not analysed yet are
+        tagged in one call, which costs less than one per passage. Each passage is
+        embedded alone: the int8 encoder quantises a batch by its own range, so a vector
+        would otherwise depend on which other passages happened to be new with it."""
         with self._lock:
-            hit = self._cache.get(chunk.id)
-        if hit is not None:
-            return hit
-        found = pieces(chunk.text) or [(chunk.text, False)]
-        texts = [t for t, _ in found]
-        vectors = np.asarray(self.embedder.embed_documents(texts), dtype=np.float32)
-        value = _Parts(texts, [line for _, line in found], vectors, entities(texts))
-        with self._lock:
-            self._cache[chunk.id] = value
-        return value
+            known = {c.id: hit for c in chunks if (hit := self._cache.get(c.id)) is not None}
+        new = list({c.id: c for c in chunks if c.id not in known}.values())
+        if new:
+            found = [pieces(c.text) or [(c.text, False)] for c in new]
+            tags = entities([t for f in found for t, _ in f])
+            start = 0
+            for chunk, f in zip(new, found, strict=True):
+                texts = [t for t, _ in f]
+                vectors = np.asarray(self.embedder.embed_documents(texts), dtype=np.float32)
+                known[chunk.id] = _Parts(texts, [line for _, line in f], vectors,
+                                         tags[start:start + len(f)])
+                start += len(f)
+            with self._lock:
+                for chunk in new:
+                    self._cache[chunk.id] = known[chunk.id]
+        return [known[c.id] for c in chunks]
 
 
 class EvidenceScorer:
@@ -263,8 +276,8 @@ class EvidenceScorer:
         cands: list[Candidate] = []
         rows: list[dict[str, float]] = []
         seen: set[str] = set()
-        for rank, hit in enumerate(retrieved):
-            parts = self.analysis(hit.chunk)
+        analysed = self.analysis.many([hit.chunk for hit in retrieved])
+        for rank, (hit, parts) in enumerate(zip(retrieved, analysed, strict=True)):
             texts = parts.texts
             cos = parts.vectors @ q_vec
             piece_terms = [set(lexical.terms(t)) for t in texts]

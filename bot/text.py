@@ -246,11 +246,21 @@ def entities(texts: Sequence[str]) -> list[tuple[tuple[str, str], ...]]:
     spaCy's OntoNotes scheme (PERSON, ORG, GPE, DATE, CARDINAL, ...)."""
     if not texts:
         return []
-    docs = _nlp().pipe(texts, disable=_PARSING)
+    docs = _nlp().pipe(texts, disable=_not_for_entities())
     return [tuple((e.label_, e.text) for e in doc.ents) for doc in docs]
 
 
 _PARSING = ["tagger", "attribute_ruler", "parser"]
+
+
+@lru_cache(maxsize=1)
+def _not_for_entities() -> list[str]:
+    # The small English pipeline's recogniser embeds its tokens itself; the shared
+    # token-to-vector layer only feeds the tagger and parser, and would double the cost.
+    nlp = _nlp()
+    if "tok2vec" not in nlp.pipe_names or "ner" in nlp.get_pipe("tok2vec").listening_components:
+        return _PARSING
+    return [*_PARSING, "tok2vec"]
 
 
 @lru_cache(maxsize=1024)

@@ -92,6 +92,26 @@ def test_the_answer_sentence_outranks_sentences_that_only_share_words(
     assert refused.confidence is not None and refused.confidence < bot.extractive.threshold
 
 
+def test_passages_analysed_together_are_analysed_as_one_at_a_time(
+    embedder: SentenceTransformerEmbeddings,
+) -> None:
+    from bot.evidence import EvidenceScorer
+    from bot.models import Chunk
+
+    texts = ["Ada Lovelace was born in London in 1815. She wrote the first program.",
+             "The harbour office opens at 9 am.\n\n- Permits: 45 euros\n- Keys: 5 euros",
+             "Grace Hopper worked on the UNIVAC I at Remington Rand."]
+    chunks = [Chunk(id=f"c{i}", text=t, source="doc.txt", title="doc", start=0, end=len(t))
+              for i, t in enumerate(texts)]
+    together = EvidenceScorer(embedder).analysis.many([*chunks, chunks[0]])
+    alone = [EvidenceScorer(embedder).analysis(c) for c in chunks]
+    assert len(together) == 4 and together[3] is together[0]
+    for a, b in zip(together, alone, strict=False):
+        assert a.texts == b.texts and a.lines == b.lines and a.entities == b.entities
+        assert np.allclose(a.vectors, b.vectors, atol=1e-6)
+    assert ("PERSON", "Ada Lovelace") in together[0].entities[0]
+
+
 def test_the_threshold_setting_overrides_the_model(
     embedder: SentenceTransformerEmbeddings,
 ) -> None:

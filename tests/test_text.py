@@ -36,3 +36,18 @@ def test_a_wrapped_line_with_trailing_spaces_is_not_a_sentence_end() -> None:
         "- a list item stays apart",
         "- and so does the next one",
     ]
+
+
+def test_entities_are_those_the_whole_pipeline_finds() -> None:
+    # entities() skips the components that only the tagger and parser use; what it finds
+    # must not change for that.
+    from bot.text import _nlp, entities
+
+    texts = [
+        "Yoshihide Suga met Joe Biden in Washington on 16 April 2021.",
+        "The University of Chicago was founded in 1890 by John D. Rockefeller.",
+        "Version 1.2.11 of zlib was released on January 15, 2017, and costs nothing.",
+    ]
+    full = [tuple((e.label_, e.text) for e in _nlp()(t).ents) for t in texts]
+    assert entities(texts) == full
+    assert all(full)
