@@ -149,12 +149,19 @@ class ExtractiveAnswerer:
                 return Draft(" ".join(f"{quote} {cite}" for quote, cite in block[0]), False,
                              block[1], confidence=ranking.confidence)
         chosen = [best]
+        model = self.scorer.model
+        # The piece after the best one, when the model finds the answer there: a piece
+        # that restates the question or leads in ("Isn't that a bug?") is quoted with it.
+        follows = bool(best.after) and ranking.follow >= model.follow_threshold
         # When the model is torn between two pieces, both are quoted, each with its own
         # citation (every piece names what the question names, so nothing is blended).
         probs = ranking.probabilities
         if (len(probs) > 1 and self.max_sentences > 1
-                and probs[1] >= self.scorer.model.second_ratio * probs[0]):
-            chosen.append(ranking.candidates[1])
+                and probs[1] >= model.second_ratio * probs[0]):
+            second = ranking.candidates[1]
+            if not (follows and second.chunk.id == best.chunk.id
+                    and second.index == best.index + 1):
+                chosen.append(second)
         chosen.sort(key=lambda c: (c.rank, c.index))
         names_asked = name_keys(question)
         numbering = Numbering()
@@ -170,6 +177,7 @@ class ExtractiveAnswerer:
         indices = {(c.chunk.id, c.index) for c in chosen}
         quoted = {(c.chunk.id, c.text) for c in chosen}
         for cand in chosen:
+            extend = cand is best and follows
             # The subject of a piece may be named only in the piece before it ("Born in
             # 1957, he ..."): quote that one too, so the answer says who it is about,
             # unless it is quoted already (the end of the passage before, chosen too).
@@ -179,21 +187,32 @@ class ExtractiveAnswerer:
                 cand.chunk.id, cand.index - 1) not in indices:
                 if cand.before_chunk is not None:
                     parts.append(f"{cand.before} {cite(cand.before_chunk, cand.before)}")
-                    parts.append(f"{cand.text} {cite(cand.chunk, cand.text)}")
+                    text = _span(cand.chunk.text, cand.text, cand.after) if extend \
+                        else cand.text
                 else:
-                    text = f"{cand.before} {cand.text}"
-                    parts.append(f"{text} {cite(cand.chunk, text)}")
+                    text = _span(cand.chunk.text, cand.before, cand.after) if extend \
+                        else f"{cand.before} {cand.text}"
             else:
-                parts.append(f"{cand.text} {cite(cand.chunk, cand.text)}")
-        entities = self.scorer.analysis(best.chunk).entities[best.index]
+                text = _span(cand.chunk.text, cand.text, cand.after) if extend else cand.text
+            parts.append(f"{text} {cite(cand.chunk, text)}")
+        tags = self.scorer.analysis(best.chunk).entities
+        found = list(tags[best.index]) + (list(tags[best.index + 1]) if follows else [])
         return Draft(" ".join(parts), False, citations, confidence=ranking.confidence,
-                     highlights=answer_phrases(question, entities))
+                     highlights=answer_phrases(question, found))
 
 
 _STEPS = re.compile(r"\b(how (do|can|should|would) (i|we|you)|how to|steps?|list|options"
                     r"|ways?|which (commands?|flags?|settings?))\b", re.IGNORECASE)
 # Most lines of a list or code block quoted as one answer.
 MAX_BLOCK_LINES = 12
+
+
+def _span(text: str, first: str, last: str) -> str:
+    """The passage ``text`` from piece ``first`` to the end of piece ``last``, as written
+    there; the two joined by a space when they cannot be found in order."""
+    start = text.find(first)
+    end = text.find(last, max(start, 0) + len(first)) if start >= 0 else -1
+    return text[start:end + len(last)] if end >= 0 else f"{first} {last}"
 
 
 def _line_block(lines: Sequence[bool], index: int) -> tuple[int, int]:

@@ -87,6 +87,13 @@ ANSWER_FEATURES = (
     "rare_missing", "unseen", "names_missing", "numbers_missing", "miss_max",
     "expects_type", "type_match", "reader_top", "reader_max",
 )
+# Whether the piece after the best one should be quoted with it (see follow_features).
+FOLLOW_FEATURES = (
+    "p_best", "p_after", "after_rel", "after_candidate", "after_lex", "after_focus",
+    "after_type_match", "after_new_entities", "after_reason", "after_log_words",
+    "after_is_line", "best_lex", "best_focus", "best_type_match", "best_log_words",
+    "best_is_line", "best_colon", "best_question", "expects_type",
+)
 ARTIFACT = "evidence-model.json"
 
 
@@ -109,6 +116,9 @@ class Candidate:
     # The piece just before, in the same passage or the passage before it.
     before: str = ""
     before_chunk: Chunk | None = None
+    # The piece just after, in the same passage: where a piece that restates the question
+    # ("Isn't that a bug?", "To install it:") leaves the answer.
+    after: str = ""
 
 
 def answer_phrases(question: str, entities: Sequence[tuple[str, str]]) -> list[str]:
@@ -139,6 +149,8 @@ class Ranking:
     candidates: list[Candidate]
     probabilities: np.ndarray
     confidence: float
+    # P(the piece after the best one holds the answer that the best one lacks).
+    follow: float = 0.0
 
 
 def _is_line(piece: str, lines: set[str]) -> bool:
@@ -346,7 +358,9 @@ class EvidenceScorer:
                 row["type_x_lex"] = row["type_match"] * row["lex_ctx"]
                 for k in KIND_NAMES:
                     row[f"kind_{k}"] = float(kind == k)
-                cands.append(Candidate(rank, hit.chunk, index, text, before, before_chunk))
+                after = texts[index + 1] if index + 1 < len(texts) else ""
+                cands.append(Candidate(rank, hit.chunk, index, text, before, before_chunk,
+                                       after))
                 rows.append(row)
         _relative(rows)
         matrix = np.asarray([[r[f] for f in CANDIDATE_FEATURES] for r in rows],
@@ -372,7 +386,11 @@ class EvidenceScorer:
         confidence = model.confidence(answer_features(
             probs[order], matrix[order], question_signals(question, retrieved, snapshot),
             reader))
-        return Ranking([cands[i] for i in order], probs[order], confidence)
+        follow = 0.0
+        if model.follows and cands[order[0]].after:
+            row = follow_features(cands, matrix, probs, order[0])
+            follow = float(model.follow_probability(row))
+        return Ranking([cands[i] for i in order], probs[order], confidence, follow)
 
 
 def apply_rerank(
@@ -394,6 +412,41 @@ def quoted(cand: Candidate, names_asked: Sequence[str]) -> str:
     """What the answerer quotes for ``cand``: with the piece before it when that one names
     the subject (see :func:`needs_antecedent`)."""
     return f"{cand.before} {cand.text}" if needs_antecedent(cand, names_asked) else cand.text
+
+
+def follow_features(
+    cands: Sequence[Candidate], rows: np.ndarray, probs: np.ndarray, best: int
+) -> np.ndarray:
+    """The row that decides whether the piece after candidate ``best`` is quoted with it:
+    how the two pieces each match the question, and how the best one ends (a question or
+    a lead-in often stops short of the answer). The piece after may be no candidate at all
+    (a repeat of another piece, or a name of the question missing): its features are 0."""
+    col = {f: i for i, f in enumerate(CANDIDATE_FEATURES)}
+    cand = cands[best]
+    top = rows[best]
+    after = next((i for i, c in enumerate(cands)
+                  if c.chunk.id == cand.chunk.id and c.index == cand.index + 1), None)
+    p_best = float(probs[best])
+    p_after = float(probs[after]) if after is not None else 0.0
+    nxt = rows[after] if after is not None else np.zeros(len(CANDIDATE_FEATURES))
+    end = cand.text.rstrip()
+    values = {
+        "p_best": _logit(p_best), "p_after": p_after, "after_rel": p_after / max(p_best, 1e-6),
+        "after_candidate": float(after is not None),
+        "after_lex": float(nxt[col["lex"]]), "after_focus": float(nxt[col["focus"]]),
+        "after_type_match": float(nxt[col["type_match"]]),
+        "after_new_entities": float(nxt[col["new_entities"]]),
+        "after_reason": float(nxt[col["reason_match"]]),
+        "after_log_words": math.log1p(len(words(cand.after))),
+        "after_is_line": float(nxt[col["is_line"]]),
+        "best_lex": float(top[col["lex"]]), "best_focus": float(top[col["focus"]]),
+        "best_type_match": float(top[col["type_match"]]),
+        "best_log_words": float(top[col["log_words"]]),
+        "best_is_line": float(top[col["is_line"]]),
+        "best_colon": float(end.endswith(":")), "best_question": float(end.endswith("?")),
+        "expects_type": float(top[col["expects_type"]]),
+    }
+    return np.asarray([values[f] for f in FOLLOW_FEATURES], dtype=np.float32)
 
 
 def rerank_features(stage1: np.ndarray, reader: np.ndarray) -> np.ndarray:
@@ -480,9 +533,11 @@ class EvidenceModel:
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
         rerank = spec.get("rerank", {"features": list(RERANK_FEATURES)})
+        follow = spec.get("follow", {"features": list(FOLLOW_FEATURES)})
         if (tuple(spec["candidate"]["features"]) != CANDIDATE_FEATURES
                 or tuple(spec["answer"]["features"]) != ANSWER_FEATURES
-                or tuple(rerank["features"]) != RERANK_FEATURES):
+                or tuple(rerank["features"]) != RERANK_FEATURES
+                or tuple(follow["features"]) != FOLLOW_FEATURES):
             raise ValueError("the evidence model was trained on other features; "
                              "retrain it with `bot train`")
 
@@ -507,6 +562,25 @@ class EvidenceModel:
     @cached_property
     def _rerank(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         return _linear(self.spec["rerank"])
+
+    @cached_property
+    def _follow(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        return _linear(self.spec["follow"])
+
+    @property
+    def follows(self) -> bool:
+        """Whether the model decides when to quote the piece after the best one."""
+        return "follow" in self.spec
+
+    @property
+    def follow_threshold(self) -> float:
+        """The follow probability from which the piece after the best one is quoted too,
+        chosen on validation folds (above 1: never)."""
+        return float(self.spec.get("follow", {}).get("threshold", 2.0))
+
+    def follow_probability(self, row: np.ndarray) -> float:
+        """P(the piece after the best one holds the answer that the best one lacks)."""
+        return float(_predict(self._follow, row.reshape(1, -1))[0])
 
     @property
     def top_k(self) -> int:

@@ -30,11 +30,14 @@ from bot.evals.metrics import gold_in_answer, must_include
 from bot.evidence import (
     ANSWER_FEATURES,
     CANDIDATE_FEATURES,
+    FOLLOW_FEATURES,
     RERANK_FEATURES,
+    Candidate,
     EvidenceModel,
     EvidenceScorer,
     answer_features,
     apply_rerank,
+    follow_features,
     linear_probabilities,
     question_signals,
     quoted,
@@ -63,6 +66,9 @@ class Question:
     case: Case
     # The question as asked of the retriever (follow-ups rewritten).
     standalone: str = ""
+    cands: list[Candidate] = field(default_factory=list)
+    # Whether quoting each candidate with the piece after it is a right answer.
+    after_correct: list[bool] = field(default_factory=list)
 
 
 @dataclass
@@ -143,7 +149,9 @@ def collect(
                     _group(case, data.name), case.answerable, rows,
                     np.asarray([case.answerable and ok for ok in correct], dtype=np.int8),
                     said, [case.answerable and _is_correct(case, t) for t in said],
-                    question_signals(standalone, retrieved, snap), case, standalone,
+                    question_signals(standalone, retrieved, snap), case, standalone, cands,
+                    [case.answerable and bool(c.after) and _is_correct(case, f"{t} {c.after}")
+                     for c, t in zip(cands, said, strict=True)],
                 ))
     return out
 
@@ -258,47 +266,82 @@ def first_stage(probs: Sequence[np.ndarray]) -> list[Ranked]:
 
 
 def _outcomes(
-    questions: Sequence[Question], ranked: Sequence[Ranked], second_ratio: float
+    questions: Sequence[Question], ranked: Sequence[Ranked], second_ratio: float,
+    follow: np.ndarray | None = None, follow_threshold: float = 2.0,
 ) -> list[Outcome]:
     """What answering each question would give: the best candidate, and the second best
-    too when its probability is at least ``second_ratio`` of the best's."""
+    too when its probability is at least ``second_ratio`` of the best's; and the piece
+    after the best one when its ``follow`` probability reaches ``follow_threshold``."""
     out = []
-    for q, r in zip(questions, ranked, strict=True):
+    for n, (q, r) in enumerate(zip(questions, ranked, strict=True)):
         p, order = r.probs, r.order
         if not len(p):
             out.append(Outcome(q.answerable, False, np.zeros(len(ANSWER_FEATURES)), 0, True))
             continue
-        chosen = [order[0]]
-        if len(order) > 1 and p[order[1]] >= second_ratio * p[order[0]]:
-            chosen.append(order[1])
+        best = order[0]
+        follows = follow is not None and follow[n] >= follow_threshold
+        chosen = [best]
+        if len(order) > 1 and p[order[1]] >= second_ratio * p[best]:
+            second = q.cands[order[1]] if q.cands else None
+            # The second best is the piece after the best: quoted once, with it.
+            if not (follows and second is not None and second.chunk.id == q.cands[best].chunk.id
+                    and second.index == q.cands[best].index + 1):
+                chosen.append(order[1])
+        correct = any(q.correct[i] for i in chosen)
+        words = sum(len(q.quotes[i].split()) for i in chosen)
+        if follows:
+            correct = correct or q.after_correct[best]
+            words += len(q.cands[best].after.split())
         out.append(Outcome(
-            q.answerable, any(q.correct[i] for i in chosen),
-            answer_features(p[order], q.rows[order], q.signals, r.reader),
-            sum(len(q.quotes[i].split()) for i in chosen),
+            q.answerable, correct,
+            answer_features(p[order], q.rows[order], q.signals, r.reader), words,
         ))
     return out
+
+
+def follow_rows(
+    questions: Sequence[Question], ranked: Sequence[Ranked]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The follow rows of every question whose best candidate has a piece after it, their
+    labels (that piece makes a wrong answer right) and the questions they belong to."""
+    rows, labels, owners = [], [], []
+    for n, (q, r) in enumerate(zip(questions, ranked, strict=True)):
+        if not r.order or not q.cands[r.order[0]].after:
+            continue
+        best = r.order[0]
+        rows.append(follow_features(q.cands, q.rows, r.probs, best))
+        labels.append(int(q.after_correct[best] and not q.correct[best]))
+        owners.append(n)
+    width = len(FOLLOW_FEATURES)
+    return (np.asarray(rows, dtype=np.float32).reshape(-1, width),
+            np.asarray(labels, dtype=np.int8), np.asarray(owners, dtype=np.int64))
 
 
 # The longest answers may be on average, in words: a quote, not a page.
 MAX_MEAN_WORDS = 40.0
 
 
-def choose_second_ratio(
-    questions: Sequence[Question], ranked: Sequence[Ranked]
-) -> tuple[float, dict[str, dict[str, float]]]:
-    """How close the second candidate must come to the best to be quoted too: the ratio
-    that puts a right answer in the most answers while they stay short on average."""
-    grid = [1.01, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]
+def choose_composition(
+    questions: Sequence[Question], ranked: Sequence[Ranked], follow: np.ndarray
+) -> tuple[float, float, dict[str, dict[str, float]]]:
+    """How close the second candidate must come to the best to be quoted too, and the
+    follow probability from which the piece after the best is quoted: the pair that puts
+    a right answer in the most answers while they stay short on average."""
+    ratios = [1.01, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]
+    follows = [2.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]
     table: dict[str, dict[str, float]] = {}
-    best, best_right = 1.01, -1.0
-    for ratio in grid:
-        outs = [o for o in _outcomes(questions, ranked, ratio) if o.answerable]
-        right = float(np.mean([o.correct for o in outs]))
-        words = float(np.mean([o.words for o in outs if not o.empty]))
-        table[f"{ratio:.2f}"] = {"right": round(right, 4), "mean_words": round(words, 2)}
-        if words <= MAX_MEAN_WORDS and right > best_right:
-            best, best_right = ratio, right
-    return best, table
+    best, best_right = (1.01, 2.0), -1.0
+    for ratio in ratios:
+        for level in follows:
+            outs = [o for o in _outcomes(questions, ranked, ratio, follow, level)
+                    if o.answerable]
+            right = float(np.mean([o.correct for o in outs]))
+            words = float(np.mean([o.words for o in outs if not o.empty]))
+            table[f"{ratio:.2f}/{level:.2f}"] = {"right": round(right, 4),
+                                                 "mean_words": round(words, 2)}
+            if words <= MAX_MEAN_WORDS and right > best_right:
+                best, best_right = (ratio, level), right
+    return best[0], best[1], table
 
 
 def _top_right(question: Question, probs: np.ndarray) -> bool:
@@ -421,11 +464,23 @@ def train(
             data.hashes, seed, progress)
         report["reader"] = reader_report
 
+    # Whether to quote the piece after the best one, held out by the same folds.
+    f_rows, f_labels, f_owner = follow_rows(questions, ranked)
+    follow = np.zeros(len(questions))
+    for held in fold_idx:
+        inside = np.isin(f_owner, held)
+        if inside.any() and (~inside).any() and f_labels[~inside].any():
+            spec = _fit_logistic(f_rows[~inside], f_labels[~inside], seed)
+            follow[f_owner[inside]] = linear_probabilities(spec, f_rows[inside])
+    report["follow_examples"] = {"rows": len(f_labels), "positive": int(f_labels.sum())}
+
     # Stage 2 on the held-out rankings: is the answer composed from them right?
-    second_ratio, ratios = choose_second_ratio(questions, ranked)
-    report["second_ratio"] = {"chosen": second_ratio, "grid": ratios}
-    progress(f"second candidate quoted when within {second_ratio:.2f} of the best")
-    outcomes = _outcomes(questions, ranked, second_ratio)
+    second_ratio, follow_threshold, grid = choose_composition(questions, ranked, follow)
+    report["composition"] = {"second_ratio": second_ratio,
+                             "follow_threshold": follow_threshold, "grid": grid}
+    progress(f"second candidate quoted when within {second_ratio:.2f} of the best; "
+             f"the piece after the best from a follow probability of {follow_threshold:.2f}")
+    outcomes = _outcomes(questions, ranked, second_ratio, follow, follow_threshold)
     rows = np.stack([o.confidence_row for o in outcomes])
     good = np.asarray([o.answerable and o.correct for o in outcomes], dtype=np.int8)
     answerable_mask = np.asarray([o.answerable for o in outcomes])
@@ -469,6 +524,9 @@ def train(
     x, y, _ = _stack(questions)
     candidate_spec = _fit_logistic(x, y, seed)
     answer_spec = _fit_logistic(rows[usable], good[usable], seed)
+    # Data where the piece after never helps (or always does) ships no follow model.
+    follow_spec = _fit_logistic(f_rows, f_labels, seed) if 0 < f_labels.sum() < len(f_labels) \
+        else None
     report["shipped_candidate_model"] = "logistic"
     threshold = threshold_for(confidence, answerable_mask, refusal_rate)
     artifact = {
@@ -476,6 +534,8 @@ def train(
         "candidate": {"features": list(CANDIDATE_FEATURES), **candidate_spec},
         "answer": {"features": list(ANSWER_FEATURES), **answer_spec},
         **({"rerank": rerank_spec} if rerank_spec else {}),
+        **({"follow": {"features": list(FOLLOW_FEATURES), **follow_spec,
+                       "threshold": follow_threshold}} if follow_spec else {}),
         "threshold": round(threshold, 6),
         "second_ratio": second_ratio,
         "threshold_meaning": f"refuses {refusal_rate:.0%} of answerable questions on "

@@ -112,6 +112,42 @@ def test_passages_analysed_together_are_analysed_as_one_at_a_time(
     assert ("PERSON", "Ada Lovelace") in together[0].entities[0]
 
 
+def test_the_piece_after_the_best_is_quoted_with_it_when_the_model_says_so(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    from bot.evidence import FOLLOW_FEATURES
+
+    doc = tmp_path / "faq.txt"
+    doc.write_text(
+        "The build stops with an error about a missing compression library.\n"
+        "Install the package zlib1g-dev and run the build again.\n\n"
+        "The manual is published under a free licence.\n",
+        "utf-8",
+    )
+    bot = make_bot(min_confidence=0.0)
+    bot.ingest([doc])
+    question = "Why does the build stop with an error about a missing compression library?"
+    spec = dict(EvidenceModel.bundled().spec)
+    width = len(FOLLOW_FEATURES)
+    # A follow model that is always sure, with a threshold reached always, then never.
+    always = {"features": list(FOLLOW_FEATURES), "mean": [0.0] * width,
+              "scale": [1.0] * width, "coef": [0.0] * width, "intercept": 9.0,
+              "threshold": 0.5}
+    bot.extractive.scorer._model = EvidenceModel({**spec, "follow": {**always,
+                                                                     "threshold": 2.0}})
+    plain = bot.ask(question)
+    assert "zlib1g-dev" not in plain.text
+    bot.extractive.scorer._model = EvidenceModel({**spec, "follow": always})
+    ranking = bot.extractive.rank(question, bot.search(question), bot.store.snapshot())
+    best = ranking.candidates[0]
+    assert best.text.startswith("The build stops") and best.after.startswith("Install")
+    assert ranking.follow > 0.99
+    both = bot.ask(question)
+    assert "zlib1g-dev" in both.text and "The build stops" in both.text
+    [citation] = both.citations
+    assert citation.quote in citation.chunk.text and "zlib1g-dev" in citation.quote
+
+
 def test_the_threshold_setting_overrides_the_model(
     embedder: SentenceTransformerEmbeddings,
 ) -> None:
