@@ -159,8 +159,7 @@ class ExtractiveAnswerer:
         if (len(probs) > 1 and self.max_sentences > 1
                 and probs[1] >= model.second_ratio * probs[0]):
             second = ranking.candidates[1]
-            if not (follows and second.chunk.id == best.chunk.id
-                    and second.index == best.index + 1):
+            if not (follows and second.comes_after(best)):
                 chosen.append(second)
         chosen.sort(key=lambda c: (c.rank, c.index))
         names_asked = name_keys(question)

@@ -94,6 +94,8 @@ FOLLOW_FEATURES = (
     "after_is_line", "best_lex", "best_focus", "best_type_match", "best_log_words",
     "best_is_line", "best_colon", "best_question", "expects_type",
 )
+# A follow threshold no probability reaches: the piece after is never quoted.
+FOLLOW_NEVER = 2.0
 ARTIFACT = "evidence-model.json"
 
 
@@ -119,6 +121,10 @@ class Candidate:
     # The piece just after, in the same passage: where a piece that restates the question
     # ("Isn't that a bug?", "To install it:") leaves the answer.
     after: str = ""
+
+    def comes_after(self, other: Candidate) -> bool:
+        """Whether this is the piece right after ``other`` in the same passage."""
+        return self.chunk.id == other.chunk.id and self.index == other.index + 1
 
 
 def answer_phrases(question: str, entities: Sequence[tuple[str, str]]) -> list[str]:
@@ -424,8 +430,7 @@ def follow_features(
     col = {f: i for i, f in enumerate(CANDIDATE_FEATURES)}
     cand = cands[best]
     top = rows[best]
-    after = next((i for i, c in enumerate(cands)
-                  if c.chunk.id == cand.chunk.id and c.index == cand.index + 1), None)
+    after = next((i for i, c in enumerate(cands) if c.comes_after(cand)), None)
     p_best = float(probs[best])
     p_after = float(probs[after]) if after is not None else 0.0
     nxt = rows[after] if after is not None else np.zeros(len(CANDIDATE_FEATURES))
@@ -576,7 +581,7 @@ class EvidenceModel:
     def follow_threshold(self) -> float:
         """The follow probability from which the piece after the best one is quoted too,
         chosen on validation folds (above 1: never)."""
-        return float(self.spec.get("follow", {}).get("threshold", 2.0))
+        return float(self.spec.get("follow", {}).get("threshold", FOLLOW_NEVER))
 
     def follow_probability(self, row: np.ndarray) -> float:
         """P(the piece after the best one holds the answer that the best one lacks)."""

@@ -31,6 +31,7 @@ from bot.evidence import (
     ANSWER_FEATURES,
     CANDIDATE_FEATURES,
     FOLLOW_FEATURES,
+    FOLLOW_NEVER,
     RERANK_FEATURES,
     Candidate,
     EvidenceModel,
@@ -267,7 +268,7 @@ def first_stage(probs: Sequence[np.ndarray]) -> list[Ranked]:
 
 def _outcomes(
     questions: Sequence[Question], ranked: Sequence[Ranked], second_ratio: float,
-    follow: np.ndarray | None = None, follow_threshold: float = 2.0,
+    follow: np.ndarray | None = None, follow_threshold: float = FOLLOW_NEVER,
 ) -> list[Outcome]:
     """What answering each question would give: the best candidate, and the second best
     too when its probability is at least ``second_ratio`` of the best's; and the piece
@@ -281,12 +282,10 @@ def _outcomes(
         best = order[0]
         follows = follow is not None and follow[n] >= follow_threshold
         chosen = [best]
-        if len(order) > 1 and p[order[1]] >= second_ratio * p[best]:
-            second = q.cands[order[1]] if q.cands else None
-            # The second best is the piece after the best: quoted once, with it.
-            if not (follows and second is not None and second.chunk.id == q.cands[best].chunk.id
-                    and second.index == q.cands[best].index + 1):
-                chosen.append(order[1])
+        # A second best that is the piece after the best is quoted once, with it.
+        if (len(order) > 1 and p[order[1]] >= second_ratio * p[best]
+                and not (follows and q.cands[order[1]].comes_after(q.cands[best]))):
+            chosen.append(order[1])
         correct = any(q.correct[i] for i in chosen)
         words = sum(len(q.quotes[i].split()) for i in chosen)
         if follows:
@@ -297,6 +296,11 @@ def _outcomes(
             answer_features(p[order], q.rows[order], q.signals, r.reader), words,
         ))
     return out
+
+
+def _both_classes(labels: np.ndarray) -> bool:
+    """Whether ``labels`` hold positives and negatives: a logistic model can be fitted."""
+    return 0 < int(labels.sum()) < len(labels)
 
 
 def follow_rows(
@@ -328,9 +332,9 @@ def choose_composition(
     follow probability from which the piece after the best is quoted: the pair that puts
     a right answer in the most answers while they stay short on average."""
     ratios = [1.01, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]
-    follows = [2.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]
+    follows = [FOLLOW_NEVER, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]
     table: dict[str, dict[str, float]] = {}
-    best, best_right = (1.01, 2.0), -1.0
+    best, best_right = (1.01, FOLLOW_NEVER), -1.0
     for ratio in ratios:
         for level in follows:
             outs = [o for o in _outcomes(questions, ranked, ratio, follow, level)
@@ -469,7 +473,7 @@ def train(
     follow = np.zeros(len(questions))
     for held in fold_idx:
         inside = np.isin(f_owner, held)
-        if inside.any() and (~inside).any() and f_labels[~inside].any():
+        if inside.any() and _both_classes(f_labels[~inside]):
             spec = _fit_logistic(f_rows[~inside], f_labels[~inside], seed)
             follow[f_owner[inside]] = linear_probabilities(spec, f_rows[inside])
     report["follow_examples"] = {"rows": len(f_labels), "positive": int(f_labels.sum())}
@@ -525,8 +529,7 @@ def train(
     candidate_spec = _fit_logistic(x, y, seed)
     answer_spec = _fit_logistic(rows[usable], good[usable], seed)
     # Data where the piece after never helps (or always does) ships no follow model.
-    follow_spec = _fit_logistic(f_rows, f_labels, seed) if 0 < f_labels.sum() < len(f_labels) \
-        else None
+    follow_spec = _fit_logistic(f_rows, f_labels, seed) if _both_classes(f_labels) else None
     report["shipped_candidate_model"] = "logistic"
     threshold = threshold_for(confidence, answerable_mask, refusal_rate)
     artifact = {
