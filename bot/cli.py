@@ -412,8 +412,9 @@ def train(
         "Off by default: on the default data it did not beat the linear model at equal "
         "answer length (evals/README.md).")] = False,
     cache: Annotated[Path | None, typer.Option(
-        help="Keep the collected features in this file and reuse them when it exists "
-        "(for refitting after a change that leaves features alone).")] = None,
+        help="Keep each dataset's collected features in this file; a dataset whose files "
+        "and feature names are unchanged is not asked again (for refitting after a change "
+        "that leaves how features are computed alone).")] = None,
 ) -> None:
     """Fit the evidence scorer from data and write its artifact with validation figures."""
     from bot.embeddings import build_embedder

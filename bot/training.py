@@ -157,6 +157,44 @@ def collect(
     return out
 
 
+def _cache_key(spec: tuple[Path, Path | None]) -> str:
+    # The data's bytes and the feature names: a dataset edited, or a feature added or
+    # removed, is asked again.
+    path, corpus = spec
+    parts = [_sha256(path), _sha256(corpus) if corpus else "", *CANDIDATE_FEATURES]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def collect_cached(
+    specs: Sequence[tuple[Path, Path | None]], settings: Settings, embedder: Any,
+    progress: Progress = print, cache: Path | None = None,
+) -> Collected:
+    """:func:`collect` with each dataset's questions kept in ``cache``: a dataset whose
+    files and feature names are unchanged is not asked again (each is asked in a store of
+    its own, so what it yields does not depend on the others)."""
+    kept: dict[str, Collected] = {}
+    if cache is not None and cache.exists():
+        loaded = pickle.loads(cache.read_bytes())
+        # A cache of another layout is rebuilt, not misread.
+        kept = loaded if isinstance(loaded, dict) else {}
+    out, fresh = Collected(), {}
+    for spec in specs:
+        key = _cache_key(spec)
+        part = kept.get(key)
+        if part is None:
+            with one_thread():
+                part = collect([spec], settings, EvidenceScorer(embedder, model=_Untrained()),
+                               progress)
+        else:
+            progress(f"{spec[0].name}: {len(part.questions)} questions from the cache")
+        fresh[key] = part
+        out.questions.extend(part.questions)
+        out.hashes.update(part.hashes)
+    if cache is not None:
+        cache.write_bytes(pickle.dumps(fresh))
+    return out
+
+
 def default_datasets(project: Path) -> list[tuple[Path, Path | None]]:
     """The training data the shipped model is fitted on, where present."""
     shared = project.parent / "shared" / "datasets"
@@ -402,14 +440,7 @@ def train(
     """Collect, cross-validate, fit on everything, and write the artifact to ``out`` (and,
     unless ``reader`` is None, the fine-tuned reader into the folder beside it)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    if cache is not None and cache.exists():
-        data = pickle.loads(cache.read_bytes())
-    else:
-        with one_thread():
-            data = collect(specs, settings, EvidenceScorer(embedder, model=_Untrained()),
-                           progress)
-        if cache is not None:
-            cache.write_bytes(pickle.dumps(data))
+    data = collect_cached(specs, settings, embedder, progress, cache)
     questions = data.questions
     progress(f"{len(questions)} questions, "
              f"{sum(len(q.rows) for q in questions)} candidates, "

@@ -233,6 +233,43 @@ def test_training_is_deterministic_and_writes_a_loadable_artifact(
         assert len(read) == 1
 
 
+def test_the_training_cache_asks_again_only_the_datasets_that_changed(
+    tmp_path: Path, embedder: SentenceTransformerEmbeddings
+) -> None:
+    from bot.training import collect_cached
+
+    specs = []
+    for name, fact, question in (
+        ("ferry", "The ferry leaves the harbour at 9 every morning.", "When does the ferry leave?"),
+        ("mill", "The mill grinds 300 sacks of grain a week.",
+         "How much grain does the mill grind?"),
+    ):
+        docs = tmp_path / name / "docs"
+        docs.mkdir(parents=True)
+        (docs / f"{name}.txt").write_text(fact + "\n", "utf-8")
+        cases = tmp_path / name / "cases.jsonl"
+        cases.write_text(json.dumps({"id": f"{name}-1", "question": question,
+                                     "answerable": True}) + "\n", "utf-8")
+        specs.append((cases, docs))
+    settings = Settings(data_dir=tmp_path / "data")
+    cache = tmp_path / "cache.pkl"
+    said: list[str] = []
+    first = collect_cached(specs, settings, embedder, said.append, cache)
+    assert not any("from the cache" in m for m in said)
+    # One dataset edited: only that one is asked again, the other comes back as it was.
+    mill_cases = specs[1][0]
+    mill_cases.write_text(mill_cases.read_text("utf-8") + json.dumps(
+        {"id": "mill-2", "question": "Who built the mill?", "answerable": False}) + "\n",
+        "utf-8")
+    said.clear()
+    second = collect_cached(specs, settings, embedder, said.append, cache)
+    assert [m for m in said if "from the cache" in m] == ["cases.jsonl: 1 questions from the cache"]
+    assert [q.case.id for q in second.questions] == ["ferry-1", "mill-1", "mill-2"]
+    assert np.array_equal(second.questions[0].rows, first.questions[0].rows)
+    assert second.hashes["mill/cases.jsonl"] != first.hashes["mill/cases.jsonl"]
+    assert second.hashes["ferry/cases.jsonl"] == first.hashes["ferry/cases.jsonl"]
+
+
 def test_how_to_questions_get_the_whole_list_and_answers_emphasise_the_answer(
     make_bot: Callable[..., Bot], tmp_path: Path
 ) -> None:
