@@ -397,7 +397,7 @@ def eval_(
 def train(
     datasets: Annotated[list[str] | None, typer.Argument(
         help="SQuAD 2.0 JSON files, or JSONL case files as CASES.jsonl=CORPUS_DIR. Default: "
-        "the shared SQuAD splits, evals/datasets/manuals-train and faq-train.")] = None,
+        "the shared SQuAD splits and evals/datasets/*-train.")] = None,
     out: Annotated[Path, typer.Option(help="Where to write the model artifact.")]
     = Path("bot") / "evidence-model.json",
     seed: Annotated[int, typer.Option(help="Seed of every fitted model.")] = 0,

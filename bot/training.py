@@ -186,7 +186,8 @@ def collect_cached(
                 part = collect([spec], settings, EvidenceScorer(embedder, model=_Untrained()),
                                progress)
         else:
-            progress(f"{spec[0].name}: {len(part.questions)} questions from the cache")
+            progress(f"{spec[0].parent.name}/{spec[0].name}: {len(part.questions)} questions "
+                     "from the cache")
         fresh[key] = part
         out.questions.extend(part.questions)
         out.hashes.update(part.hashes)
@@ -203,7 +204,7 @@ def default_datasets(project: Path) -> list[tuple[Path, Path | None]]:
         (shared / "squad2-train-sample" / "squad2-train-first10.json", None),
         *((project / "evals" / "datasets" / name / "cases.jsonl",
            project / "evals" / "datasets" / name / "docs")
-          for name in ("manuals-train", "faq-train")),
+          for name in ("manuals-train", "faq-train", "specs-train", "guides-train")),
     ]
     return [(p, c) for p, c in specs if p.exists()]
 

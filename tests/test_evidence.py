@@ -263,7 +263,8 @@ def test_the_training_cache_asks_again_only_the_datasets_that_changed(
         "utf-8")
     said.clear()
     second = collect_cached(specs, settings, embedder, said.append, cache)
-    assert [m for m in said if "from the cache" in m] == ["cases.jsonl: 1 questions from the cache"]
+    assert [m for m in said if "from the cache" in m] == [
+        "ferry/cases.jsonl: 1 questions from the cache"]
     assert [q.case.id for q in second.questions] == ["ferry-1", "mill-1", "mill-2"]
     assert np.array_equal(second.questions[0].rows, first.questions[0].rows)
     assert second.hashes["mill/cases.jsonl"] != first.hashes["mill/cases.jsonl"]
