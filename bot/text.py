@@ -196,7 +196,8 @@ def names(text: str) -> list[str]:
     found: list[str] = []
     for match in _NAME_RUN.finditer(text):
         parts = match.group(0).split()
-        while parts and (parts[0].lower().strip("'’") in _NOT_NAMES
+        # A contraction is the word it contracts: "I'm" and "Who's" open no name.
+        while parts and (re.split(r"['’]", parts[0].lower())[0] in _NOT_NAMES
                          or parts[0].lower() in STOPWORDS):
             parts.pop(0)
         name = re.sub(r"(?:['’]s|['’])$", "", " ".join(parts)).rstrip(".")

@@ -4,6 +4,7 @@ rows) with offsets into the extracted text and the place a reader finds them at.
 from __future__ import annotations
 
 import random
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -161,6 +162,34 @@ def test_markdown_structure_with_exact_offsets(tmp_path: Path) -> None:
     assert install.location == "lines 9-22, Guide > Install"
 
 
+
+def test_markdown_html_blocks_read_as_the_rendered_page_shows_them(tmp_path: Path) -> None:
+    path = tmp_path / "os.md"
+    path.write_text(
+        '<p align="center"><img src="logo.png" alt=""></p>\n\n# OS\n\n'
+        "## Signal constants\n\nThe signal constants are these.\n\n"
+        "<table>\n  <tr>\n    <th>Constant</th>\n    <th>Description</th>\n  </tr>\n"
+        "  <tr>\n    <td><code>SIGWINCH</code></td>\n"
+        "    <td>Sent to a process when the controlling terminal has changed its size.</td>\n"
+        "  </tr>\n</table>\n\n"
+        "<details><summary>Notes</summary>Only on <b>POSIX</b>.</details>\n\n"
+        "## Later\n\nText after the table.\n",
+        encoding="utf-8",
+    )
+    doc = load(path)
+    assert doc.title == "OS"
+    assert "<t" not in doc.text and "logo" not in doc.text
+    assert _texts(doc, "table") == [
+        "Constant: SIGWINCH; Description: Sent to a process when the controlling terminal "
+        "has changed its size."]
+    assert "Notes Only on POSIX." in _texts(doc)
+    locations = _locations(doc, size=120)
+    # A rendered row is found by the lines of its markup; every line after keeps its number.
+    assert locations["Constant: SIGWINCH; Description: Sent to a process when the controlling "
+                     "terminal has changed its size."] == "lines 9-18, OS > Signal constants"
+    assert locations["Text after the table."] == "line 24, OS > Later"
+    assert path.read_text("utf-8").split("\n")[23] == "Text after the table."
+
 def test_rst_titles_paragraphs_and_literal_blocks(tmp_path: Path) -> None:
     path = tmp_path / "manual.rst"
     path.write_text(
@@ -194,6 +223,27 @@ def test_html_keeps_visible_text_and_headings(tmp_path: Path) -> None:
     assert _texts(doc) == ["Visible bold text."]
     assert _texts(doc, "list") == ["- Item one."]
     assert _texts(doc, "heading") == ["Main", "Sub"]
+
+
+def test_an_xhtml_page_is_read_as_html_without_a_parser_warning(tmp_path: Path) -> None:
+    path = tmp_path / "api.html"
+    path.write_text(
+        '<?xml version="1.0" encoding="ISO-8859-1"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD '
+        'XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">'
+        '\n<html xmlns="http://www.w3.org/1999/xhtml"><head><meta http-equiv="Content-Type" '
+        'content="text/html; charset=ISO-8859-1" /><style type="text/css">\nTD {font-family: '
+        'Verdana,Arial,Helvetica}\nBODY {font-family: Verdana,Arial,Helvetica; margin-top: 2em}'
+        '\nA:link, A:visited, A:active { text-decoration: underline }\n    </style>'
+        "<title>Module xslt</title></head>"
+        "<body><h2>Functions</h2><p>Check if the resource is allowed to be read.</p></body></html>",
+        encoding="latin-1",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        doc = load(path)
+    assert doc.title == "Module xslt"
+    assert _texts(doc) == ["Check if the resource is allowed to be read."]
+    assert _texts(doc, "heading") == ["Functions"]
     assert "secret" not in doc.text and "color" not in doc.text and "Hidden" not in doc.text
 
 

@@ -1,8 +1,8 @@
-"""The text layer's sentence splitting on technical prose."""
+"""The text layer: sentence splitting on technical prose, and the names a question gives."""
 
 from __future__ import annotations
 
-from bot.text import sentence_spans, split_sentences
+from bot.text import names, sentence_spans, split_sentences
 
 
 def test_a_stop_without_space_after_it_does_not_end_a_sentence() -> None:
@@ -51,3 +51,12 @@ def test_entities_are_those_the_whole_pipeline_finds() -> None:
     full = [tuple((e.label_, e.text) for e in _nlp()(t).ents) for t in texts]
     assert entities(texts) == full
     assert all(full)
+
+
+def test_names_are_capitalised_runs_but_not_words_capitalised_for_opening() -> None:
+    assert names("Who is Ada Lovelace's tutor?") == ["Ada Lovelace"]
+    # A contraction is the word it contracts, not a name the answer must hold.
+    assert names("Who's Ada Lovelace?") == ["Ada Lovelace"]
+    assert names("I've read the README twice") == ["README"]
+    assert names("I'd like the Unicode tables") == ["Unicode"]
+    assert names("Did O'Brien's team ship it?") == ["O'Brien"]

@@ -35,6 +35,7 @@ _INVISIBLE = re.compile(
 # Anchor characters that documentation generators append to headings ("Install¶").
 _ANCHORS = "¶#§ \u00a0"
 _FLUSH = object()
+_XML_DECLARATION = re.compile(r"\A\ufeff?\s*<\?xml\b[^>]*\?>")
 
 
 def read_html(path: Path) -> LoadedDocument:
@@ -47,7 +48,10 @@ def read_html(path: Path) -> LoadedDocument:
 def add_html(builder: Builder, markup: str) -> str:
     """Append the visible blocks of ``markup`` to ``builder``; returns the page title."""
     try:
-        soup = BeautifulSoup(markup, "lxml")
+        # The declaration of an XHTML page (or EPUB chapter) says only how its bytes were
+        # encoded, and they are decoded already; left in, it makes Beautiful Soup warn on
+        # stderr that XML is parsed as HTML, which is what a browser does with the page.
+        soup = BeautifulSoup(_XML_DECLARATION.sub("", markup, count=1), "lxml")
     except Exception as exc:
         raise LoaderError(f"HTML could not be parsed: {exc}") from exc
     title_tag = soup.find("title")

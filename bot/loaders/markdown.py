@@ -1,17 +1,22 @@
 """Markdown, parsed with markdown-it-py: headings, paragraphs, and code, lists and tables whole.
 
 Blocks are spans of the file's own text (line ranges from the parser), so a quoted passage
-is exactly what the file says.
+is exactly what the file says. HTML blocks are the exception: they are shown as a reader of
+the rendered page sees them (a ``<table>`` as its rows), each in place of its markup and
+followed by blank lines up to the markup's line count, so every other line number stays the
+one of the file.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from bot.loaders.base import Block, LoadedDocument
+from bot.loaders.base import Block, Builder, LoadedDocument
+from bot.loaders.html import add_html
 from bot.loaders.plain import decode_text
 
 # Token types that open a unit kept whole, with the block kind it becomes.
@@ -40,6 +45,7 @@ def markdown_document(text: str) -> LoadedDocument:
 
     tokens = MarkdownIt("commonmark").enable("table").parse(text)
     blocks: list[Block] = []
+    rendered: list[tuple[int, int, LoadedDocument]] = []
     title = ""
     skip_to = -1
     for i, tok in enumerate(tokens):
@@ -56,8 +62,8 @@ def markdown_document(text: str) -> LoadedDocument:
         elif tok.type == "paragraph_open":
             kind = "para"
         elif tok.type == "html_block":
-            # A comment is not shown to the reader of the rendered page.
-            kind = "" if tok.content.strip().startswith("<!--") else "para"
+            start, end = span(first, last)
+            rendered.append((start, end, _shown(text[start:end])))
         elif tok.type == "fence":
             kind = "code"
             first += 1
@@ -76,7 +82,58 @@ def markdown_document(text: str) -> LoadedDocument:
         if start < end:
             blocks.append(Block(start, end, kind=kind, level=level))
     blocks.sort(key=lambda b: b.start)
+    if rendered:
+        text, blocks = _splice(text, blocks, rendered)
+    if not title:
+        title = next((text[b.start:b.end] for b in blocks
+                      if b.kind == "heading" and b.level == 1), "")
     return LoadedDocument(text=text, title=title, blocks=_no_overlap(blocks), lines=True)
+
+
+def _shown(markup: str) -> LoadedDocument:
+    """What a reader sees of an HTML block, in no more lines than its markup takes."""
+    builder = Builder()
+    add_html(builder, markup)
+    shown = builder.build("")
+    if shown.text.count("\n") <= markup.count("\n"):
+        return shown
+    # Compact markup ("<details><summary>Notes</summary>Only on POSIX.</details>" on one
+    # line) shows as one paragraph, so that the lines after it keep their numbers.
+    flat = " ".join(shown.text.split())
+    return LoadedDocument(text=flat, title="", blocks=[Block(0, len(flat))] if flat else [])
+
+
+def _splice(
+    text: str, blocks: list[Block], rendered: list[tuple[int, int, LoadedDocument]]
+) -> tuple[str, list[Block]]:
+    """``text`` with each rendered span in place of its markup, padded to the same number
+    of lines, and the blocks moved to match."""
+    out: list[str] = []
+    moved: list[Block] = []
+    pos = shift = 0
+    pending = iter(sorted(blocks, key=lambda b: b.start))
+    block = next(pending, None)
+    for start, end, shown in rendered:
+        while block is not None and block.start < start:
+            moved.append(replace(block, start=block.start + shift, end=block.end + shift))
+            block = next(pending, None)
+        out.append(text[pos:start])
+        at = start + shift
+        # A rendered line has no line of its own in the file: its passages are found by the
+        # lines of the whole markup.
+        first, last = text.count("\n", 0, start) + 1, text.count("\n", 0, end) + 1
+        place = f"line {first}" if first == last else f"lines {first}-{last}"
+        moved.extend(replace(b, start=b.start + at, end=b.end + at, place=place)
+                     for b in shown.blocks)
+        body = shown.text + "\n" * (text.count("\n", start, end) - shown.text.count("\n"))
+        out.append(body)
+        shift += len(body) - (end - start)
+        pos = end
+    while block is not None:
+        moved.append(replace(block, start=block.start + shift, end=block.end + shift))
+        block = next(pending, None)
+    out.append(text[pos:])
+    return "".join(out), moved
 
 
 def _closing(tokens: list[Token], i: int) -> int:
