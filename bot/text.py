@@ -184,8 +184,9 @@ _NOT_NAMES = frozenset(
     although since many several while meanwhile instead still yet if after before during
     """.split()
 )
+# No name starts inside a word or a dotted identifier: "EOL" of "os.EOL" is no name of its own.
 _NAME_RUN = re.compile(
-    r"(?<![\w'’])[A-Z][\w'’.\-]*(?:\s+(?:(?:of|de|la|van|von|der|bin|al)\s+)?[A-Z][\w'’.\-]*)*"
+    r"(?<![\w'’])(?<![\w'’]\.)[A-Z][\w'’.\-]*(?:\s+(?:(?:of|de|la|van|von|der|bin|al)\s+)?[A-Z][\w'’.\-]*)*"
 )
 
 

@@ -60,3 +60,6 @@ def test_names_are_capitalised_runs_but_not_words_capitalised_for_opening() -> N
     assert names("I've read the README twice") == ["README"]
     assert names("I'd like the Unicode tables") == ["Unicode"]
     assert names("Did O'Brien's team ship it?") == ["O'Brien"]
+    # A name is never a fragment of an identifier; initials stay one name.
+    assert names("Which value does zlib.Z_OK have in Python?") == ["Python"]
+    assert names("Where did L.A. Reid work in the U.S.?") == ["L.A. Reid", "U.S"]
