@@ -404,6 +404,41 @@ def test_pdf_paragraphs_headings_tables_and_pages(tmp_path: Path) -> None:
     assert small["The recovery tool sc"] == "p. 2-3, § 2.2 Recovery"
 
 
+def test_pdf_lines_running_on_into_the_next_are_no_headings(tmp_path: Path) -> None:
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "paper.pdf"
+    pdf = canvas.Canvas(str(path))
+    y = 760.0
+
+    def put(texts: list[str], font: str = "Helvetica", size: int = 10, gap: float = 12) -> None:
+        nonlocal y
+        pdf.setFont(font, size)
+        for text in texts:
+            pdf.drawString(72, y, text)
+            y -= 13
+        y -= gap
+
+    put(["1 Results"], "Helvetica-Bold", 12)
+    put(["The cache holds the blocks read last, and a block is read again only when the",
+         "cache has dropped it to make room for a newer one, which is rare in practice."])
+    put(["2. Modern CPUs have several ALUs and may run three or four",
+         "instructions in every cycle of the clock, so the loop is unrolled."])
+    put(["A novel method of computing the checksum processes several",
+         "blocks of the message at once and combines their results at the end."])
+    put(["B Glossary"], "Helvetica-Bold", 10)
+    put(["Terms used in this text, with the sections that define them and their uses."])
+    pdf.showPage()
+    pdf.save()
+    doc = load(path)
+    assert _texts(doc, "heading") == ["1 Results", "B Glossary"]
+    paragraphs = _texts(doc)
+    assert ("2. Modern CPUs have several ALUs and may run three or four instructions in every "
+            "cycle of the clock, so the loop is unrolled.") in paragraphs
+    assert ("A novel method of computing the checksum processes several blocks of the message "
+            "at once and combines their results at the end.") in paragraphs
+
+
 def test_pdf_keeps_page_numbers(tmp_path: Path) -> None:
     from reportlab.pdfgen import canvas
 

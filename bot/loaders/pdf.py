@@ -30,7 +30,9 @@ _PAGE_NUMBER = re.compile(
     r"^[-–—\s]*(?:page\s+)?(?:\d+|[ivxlcdm]+)(?:\s*(?:of|/)\s*\d+)?[-–—\s]*$", re.IGNORECASE
 )
 # A numbered section title: "2", "2.1", "A.3", optionally followed by a dot.
-_SECTION = re.compile(r"^((?:\d+|[A-Z])(?:\.\d+)*)\.?\s+\S")
+# A section number, or an appendix letter before a capitalised title ("A Glossary"; never the
+# article of "A novel method ...").
+_SECTION = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+\S|^([A-Z](?:\.\d+)*)\.?\s+[A-Z\d]")
 _HEADING_WORDS = 14
 # Fixed-width fonts, in which code is set.
 _MONO = re.compile(r"mono|nimbusmon|courier|code|consol|menlo|typewriter|fixed|cmtt|sftt",
@@ -298,12 +300,21 @@ def _paragraphs(pages: list[tuple[float, list[_Line | _Table]]]) -> list[_Para]:
     for number, (_, items) in enumerate(pages, start=1):
         margin = min((i.x0 for i in items if isinstance(i, _Line)), default=0.0)
         prev: _Line | _Table | None = None
-        for item in items:
+        for k, item in enumerate(items):
             if isinstance(item, _Table):
                 paras.append(_Para("table", number, number, lines=item.lines))
                 prev = item
                 continue
-            level = 0 if item.mono else _heading_level(item, body, bigger)
+            after = items[k + 1] if k + 1 < len(items) else None
+            # A line whose sentence runs on into the next is the start of a paragraph or an
+            # item ("2. Modern CPUs have multiple ALUs and may execute 3-4 instructions"),
+            # however it is numbered or set.
+            continued = (
+                isinstance(after, _Line) and not after.mono
+                and not _breaks(item, after, usual, body, margin)
+                and (after.text[:1].islower() or item.text.endswith("-"))
+            )
+            level = 0 if item.mono else _heading_level(item, body, bigger, continued)
             current = paras[-1] if paras else None
             if item.mono:
                 # Lines of code stay lines, one block for a run of them.
@@ -342,8 +353,9 @@ def _paragraphs(pages: list[tuple[float, list[_Line | _Table]]]) -> list[_Para]:
     return paras
 
 
-def _heading_level(line: _Line, body: float, bigger: list[float]) -> int:
-    """The heading level of ``line``, or 0 when it is body text."""
+def _heading_level(line: _Line, body: float, bigger: list[float], continued: bool) -> int:
+    """The heading level of ``line``, or 0 when it is body text; a line ``continued`` by
+    the next is a heading only when set in a size of its own."""
     text = line.text
     if len(text.split()) > _HEADING_WORDS or text.endswith(_NOT_TITLE_END) or _LEADER.search(text):
         return 0
@@ -353,8 +365,10 @@ def _heading_level(line: _Line, body: float, bigger: list[float]) -> int:
     numbered = _SECTION.match(text)
     if size in bigger:
         return bigger.index(size) + 1
+    if continued:
+        return 0
     if numbered and (line.bold or size >= body):
-        return min(numbered.group(1).count(".") + 1 + len(bigger), 6)
+        return min((numbered.group(1) or numbered.group(2)).count(".") + 1 + len(bigger), 6)
     if line.bold and text[:1].isupper():
         return min(len(bigger) + 1, 6)
     return 0
