@@ -281,6 +281,15 @@ def indexing_note(done: int, total: int) -> str:
             "before.</div>")
 
 
+# Blank lines stand in for markup a reader never sees (a Markdown file's HTML table keeps the
+# lines of its tags, so later line numbers stay the file's); on the page one gap is enough.
+_BLANK_RUN = re.compile(r"\n(?:[ \t]*\n){2,}")
+
+
+def _shown(text: str) -> str:
+    return escape(_BLANK_RUN.sub("\n\n", text))
+
+
 def document_page(doc: Opened) -> str:
     """A whole page showing a document's text as the loaders read it, escaped, with the
     cited passage marked and named ``#passage`` so the link scrolls to it."""
@@ -289,10 +298,10 @@ def document_page(doc: Opened) -> str:
     where = " · ".join(p for p in (doc.name if title != doc.name else "", place) if p)
     note = f'<p class="note">{escape(doc.note)}</p>' if doc.note else ""
     if doc.end > doc.start:
-        body = (escape(doc.text[:doc.start]) + '<mark id="passage" class="dq-cited">'
-                + escape(doc.text[doc.start:doc.end]) + "</mark>" + escape(doc.text[doc.end:]))
+        body = (_shown(doc.text[:doc.start]) + '<mark id="passage" class="dq-cited">'
+                + _shown(doc.text[doc.start:doc.end]) + "</mark>" + _shown(doc.text[doc.end:]))
     else:
-        body = escape(doc.text)
+        body = _shown(doc.text)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

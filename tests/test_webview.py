@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot import webview
+from bot.documents import Opened
 from bot.feedback import FeedbackStore
 from bot.models import REFUSAL, Answer, Chunk, Citation, Scored
 from bot.service import Bot
@@ -234,3 +235,14 @@ def test_page_details_backend_choice_placeholder_and_no_font_glyph(
     html = webview.answer_message(answer, "t1")
     assert "ⓘ" not in html and 'class="dq-note-mark"' in html
     assert "ⓘ" not in webview.CSS + webview.JS
+
+
+def test_the_document_page_shows_one_gap_for_lines_kept_only_for_their_numbers() -> None:
+    text = "Before the table.\n\nConstant: SIGWINCH; Description: resized.\n\n\n\n\n\nAfter it."
+    start = text.index("Constant")
+    page = webview.document_page(Opened("os.md", "OS", text=text, start=start,
+                                        end=start + len("Constant: SIGWINCH")))
+    body = page[page.index('<main class="doc">'):]
+    assert '<mark id="passage" class="dq-cited">Constant: SIGWINCH</mark>' in body
+    assert "; Description: resized.\n\nAfter it.</main>" in body
+    assert "Before the table.\n\n<mark" in body
