@@ -107,11 +107,12 @@ def _splice(
     text: str, blocks: list[Block], rendered: list[tuple[int, int, LoadedDocument]]
 ) -> tuple[str, list[Block]]:
     """``text`` with each rendered span in place of its markup, padded to the same number
-    of lines, and the blocks moved to match."""
+    of lines, and the blocks (in order) moved to match."""
     out: list[str] = []
     moved: list[Block] = []
     pos = shift = 0
-    pending = iter(sorted(blocks, key=lambda b: b.start))
+    line = 1  # the file's line number at ``pos``
+    pending = iter(blocks)
     block = next(pending, None)
     for start, end, shown in rendered:
         while block is not None and block.start < start:
@@ -121,14 +122,15 @@ def _splice(
         at = start + shift
         # A rendered line has no line of its own in the file: its passages are found by the
         # lines of the whole markup.
-        first, last = text.count("\n", 0, start) + 1, text.count("\n", 0, end) + 1
-        place = f"line {first}" if first == last else f"lines {first}-{last}"
+        first = line + text.count("\n", pos, start)
+        spanned = text.count("\n", start, end)
+        place = f"line {first}" if not spanned else f"lines {first}-{first + spanned}"
         moved.extend(replace(b, start=b.start + at, end=b.end + at, place=place)
                      for b in shown.blocks)
-        body = shown.text + "\n" * (text.count("\n", start, end) - shown.text.count("\n"))
+        body = shown.text + "\n" * (spanned - shown.text.count("\n"))
         out.append(body)
         shift += len(body) - (end - start)
-        pos = end
+        pos, line = end, first + spanned
     while block is not None:
         moved.append(replace(block, start=block.start + shift, end=block.end + shift))
         block = next(pending, None)
