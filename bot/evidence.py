@@ -68,6 +68,8 @@ _NUMBER = re.compile(r"\d")
 # How lines of lists, option tables and code start: a list item, a directive, a prompt, or
 # a statement of code.
 _LAID_OUT = re.compile(rf"(?:{LIST_ITEM}|#\s*\w|\$\s|>>>\s|[\w.]+\s*(?:=|\(|\{{|:\s*$))")
+# A table row as the loaders write one (``row_text``): two or more "Column: value" pairs.
+_ROW = re.compile(r"[^:;\n]{1,60}: [^\n]*?; [^:;\n]{1,60}: ")
 _REASON = re.compile(r"\b(because|since|due to|so that|in order to|as a result|therefore|"
                      r"thus|caused|leads? to|reason)\b", re.IGNORECASE)
 
@@ -160,7 +162,7 @@ class Ranking:
 
 
 def _is_line(piece: str, lines: set[str]) -> bool:
-    return piece in lines and bool(_LAID_OUT.match(piece))
+    return piece in lines and bool(_LAID_OUT.match(piece) or _ROW.match(piece))
 
 
 # Where the paragraphs of a passage meet: a blank line, or a line break right after the end
@@ -171,8 +173,9 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n|(?<=[.!?\"'’”)\]])[ \t]*\n")
 
 def pieces(text: str) -> list[tuple[str, bool]]:
     """The sentences of ``text``, each with whether it is a line of a list, code block or
-    table (a whole line of the passage that starts like an item, option or statement), so
-    that such a line is quoted whole and never merged with its neighbours."""
+    table (a whole line of the passage that starts like an item, option or statement, or
+    a table row), so that such a line is quoted whole and never merged with its
+    neighbours."""
     lines = {ln.strip() for ln in text.split("\n")} if "\n" in text else set()
     out: list[tuple[str, bool]] = []
     sentences = [s for para in _PARAGRAPH_BREAK.split(text) for s in split_sentences(para)]

@@ -34,6 +34,17 @@ def test_pieces_are_sentences_and_lines_of_laid_out_text() -> None:
     assert ("Options:", True) in got  # a lead-in ending with a colon opens the block
 
 
+def test_table_rows_are_pieces_of_their_own() -> None:
+    table = ("Keys: Ctrl+A; Action: Go to start of line\n"
+             "Keys: Ctrl+E; Action: Go to end of line\n"
+             "Keys: Ctrl+D; Action: Delete right; Notes: Doesn't work on Windows")
+    assert pieces(table) == [(row, True) for row in table.split("\n")]
+    # A line of prose that names one thing with a colon is no row: the sentence that runs
+    # on over the line break stays whole.
+    prose = "Note: the cache is kept\nfor a day and then dropped."
+    assert pieces(prose) == [("Note: the cache is kept\nfor a day and then dropped.", False)]
+
+
 @pytest.mark.parametrize(
     ("question", "kind"),
     [

@@ -149,7 +149,7 @@ def test_markdown_structure_with_exact_offsets(tmp_path: Path) -> None:
         ("para", "Run the script:"),
         ("code", "./configure --prefix=/opt\nmake install"),
         ("list", "- first step\n- second step\n  continued"),
-        ("table", "| Option | Meaning |\n|---|---|\n| -k | keep files |"),
+        ("table", "Option: -k; Meaning: keep files"),
         ("heading", "Setext Title"),
         ("para", "Last words."),
     ]
@@ -161,6 +161,36 @@ def test_markdown_structure_with_exact_offsets(tmp_path: Path) -> None:
     assert install.text.startswith("Run the script:") and "second step" in install.text
     assert install.location == "lines 9-22, Guide > Install"
 
+
+def test_markdown_pipe_tables_are_read_as_rows_on_their_own_lines(tmp_path: Path) -> None:
+    path = tmp_path / "initiatives.md"
+    rows = "".join(f"| Team {n:02} | [Person {n}][p{n}] | <https://example.org/{n}> |\n"
+                   for n in range(1, 31))
+    path.write_text(
+        "# Initiatives\n\n| Initiative | Champion | Links |\n| --- | :-: | --- |\n"
+        f"{rows}| Pipes | `a \\| b` **now** | |\n\nText after the table.\n\n"
+        "| Only | Header |\n|---|---|\n\n"
+        + "".join(f"[p{n}]: https://example.org/people/{n}\n" for n in range(1, 31)),
+        encoding="utf-8",
+    )
+    doc = load(path)
+    first, lone = _texts(doc, "table")
+    # What a reader of the rendered page sees: no link targets, code or emphasis marks,
+    # and each row names its columns.
+    assert first.split("\n")[0] == (
+        "Initiative: Team 01; Champion: Person 1; Links: https://example.org/1")
+    assert first.split("\n")[-1] == "Initiative: Pipes; Champion: a | b now"
+    assert lone == "Only | Header"
+    lines = path.read_text("utf-8").split("\n")
+    # Every row and every line after the table keeps the line number of the file.
+    for chunk in chunk_document(doc, "x", 300, 0):
+        number = int(chunk.location.split()[1].split("-")[0].rstrip(","))
+        head = chunk.text.split("\n")[0]
+        assert head.split(";")[0].split(": ")[-1] in lines[number - 1], chunk.location
+    split = [c for c in chunk_document(doc, "x", 300, 0) if "Team 30" in c.text]
+    assert split and split[0].text.startswith("Initiative: Team") and "Champion:" in split[0].text
+    assert _locations(doc, size=30)["Text after the table."] == "line 37, Initiatives"
+    assert lines[36] == "Text after the table."
 
 
 def test_markdown_html_blocks_read_as_the_rendered_page_shows_them(tmp_path: Path) -> None:

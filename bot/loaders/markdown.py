@@ -1,10 +1,10 @@
 """Markdown, parsed with markdown-it-py: headings, paragraphs, and code, lists and tables whole.
 
 Blocks are spans of the file's own text (line ranges from the parser), so a quoted passage
-is exactly what the file says. HTML blocks are the exception: they are shown as a reader of
-the rendered page sees them (a ``<table>`` as its rows), each in place of its markup and
-followed by blank lines up to the markup's line count, so every other line number stays the
-one of the file.
+is exactly what the file says. HTML blocks and pipe tables are the exception: they are shown
+as a reader of the rendered page sees them (a table as its rows, each naming its columns),
+each in place of its markup and followed by blank lines up to the markup's line count, so
+every other line number stays the one of the file. A pipe table's rows keep their own lines.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from bot.loaders.base import Block, Builder, LoadedDocument
+from bot.loaders.base import Block, Builder, LoadedDocument, row_text
 from bot.loaders.html import add_html
 from bot.loaders.plain import decode_text
 
 # Token types that open a unit kept whole, with the block kind it becomes.
-_UNITS = {"bullet_list_open": "list", "ordered_list_open": "list", "table_open": "table"}
+_UNITS = {"bullet_list_open": "list", "ordered_list_open": "list"}
 
 
 def read_markdown(path: Path) -> LoadedDocument:
@@ -73,6 +73,10 @@ def markdown_document(text: str) -> LoadedDocument:
             last = last - 1 if closed else last
         elif tok.type == "code_block":
             kind = "code"
+        elif tok.type == "table_open":
+            skip_to = _closing(tokens, i)
+            start, end = span(first, last)
+            rendered.append((start, end, _rows(tokens[i:skip_to], first, text[start:end])))
         elif tok.type in _UNITS:
             kind = _UNITS[tok.type]
             skip_to = _closing(tokens, i)
@@ -103,11 +107,47 @@ def _shown(markup: str) -> LoadedDocument:
     return LoadedDocument(text=flat, title="", blocks=[Block(0, len(flat))] if flat else [])
 
 
+def _rows(tokens: list[Token], first: int, markup: str) -> LoadedDocument:
+    """A pipe table as its rendered rows (:func:`row_text`), each on the line of the
+    file it is written on: the header and the delimiter row become blank lines."""
+    rows: list[tuple[int, list[str]]] = []
+    for tok in tokens:
+        if tok.type == "tr_open" and tok.map is not None:
+            rows.append((tok.map[0] - first, []))
+        elif tok.type == "inline" and rows:
+            rows[-1][1].append(_visible(tok))
+    header = rows[0][1] if rows else []
+    lines = [""] * (markup.count("\n") + 1)
+    for n, cells in rows[1:]:
+        lines[n] = row_text(header, cells)
+    if rows and not any(lines):  # a header without a body
+        lines[rows[0][0]] = " | ".join(c for c in header if c)
+    text = "\n".join(lines)
+    body = text.strip()
+    if not body:
+        return LoadedDocument(text=text, title="", blocks=[], lines=True)
+    start = text.index(body)
+    return LoadedDocument(text=text, title="", blocks=[Block(start, start + len(body),
+                                                             kind="table")], lines=True)
+
+
+def _visible(inline: Token) -> str:
+    """The text a reader sees of a table cell: no link targets, emphasis or code marks."""
+    seen = []
+    for child in inline.children or []:
+        if child.type in {"text", "code_inline", "image"}:
+            seen.append(child.content)
+        elif child.type in {"softbreak", "hardbreak", "html_inline"}:
+            seen.append(" ")
+    return " ".join("".join(seen).split())
+
+
 def _splice(
     text: str, blocks: list[Block], rendered: list[tuple[int, int, LoadedDocument]]
 ) -> tuple[str, list[Block]]:
     """``text`` with each rendered span in place of its markup, padded to the same number
-    of lines, and the blocks (in order) moved to match."""
+    of lines, and the blocks (in order) moved to match. Rendered lines that keep the lines
+    of their markup (``lines`` set) keep their own line numbers too."""
     out: list[str] = []
     moved: list[Block] = []
     pos = shift = 0
@@ -125,7 +165,8 @@ def _splice(
         first = line + text.count("\n", pos, start)
         spanned = text.count("\n", start, end)
         place = f"line {first}" if not spanned else f"lines {first}-{first + spanned}"
-        moved.extend(replace(b, start=b.start + at, end=b.end + at, place=place)
+        moved.extend(replace(b, start=b.start + at, end=b.end + at,
+                             place="" if shown.lines else place)
                      for b in shown.blocks)
         body = shown.text + "\n" * (spanned - shown.text.count("\n"))
         out.append(body)
