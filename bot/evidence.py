@@ -68,8 +68,6 @@ _NUMBER = re.compile(r"\d")
 # How lines of lists, option tables and code start: a list item, a directive, a prompt, or
 # a statement of code.
 _LAID_OUT = re.compile(rf"(?:{LIST_ITEM}|#\s*\w|\$\s|>>>\s|[\w.]+\s*(?:=|\(|\{{|:\s*$))")
-# A table row as the loaders write one (``row_text``): two or more "Column: value" pairs.
-_ROW = re.compile(r"[^:;\n]{1,60}: [^\n]*?; [^:;\n]{1,60}: ")
 _REASON = re.compile(r"\b(because|since|due to|so that|in order to|as a result|therefore|"
                      r"thus|caused|leads? to|reason)\b", re.IGNORECASE)
 
@@ -161,8 +159,22 @@ class Ranking:
     follow: float = 0.0
 
 
+def _is_row(line: str) -> bool:
+    """Whether ``line`` is a table row as the loaders write one (``row_text``): two or more
+    "Column: value" pairs, the first at its start. A column name holds its parentheses
+    whole, which tells a row from a gloss ("The Normans (Norman: Nourmands; French: ...")."""
+    named = 0
+    for segment in line.split("; "):
+        name, colon, _ = segment.partition(": ")
+        if colon and 0 < len(name) <= 60 and name.count("(") == name.count(")"):
+            named += 1
+        elif not named:
+            return False
+    return named >= 2
+
+
 def _is_line(piece: str, lines: set[str]) -> bool:
-    return piece in lines and bool(_LAID_OUT.match(piece) or _ROW.match(piece))
+    return piece in lines and bool(_LAID_OUT.match(piece))
 
 
 # Where the paragraphs of a passage meet: a blank line, or a line break right after the end
@@ -173,19 +185,33 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n|(?<=[.!?\"'’”)\]])[ \t]*\n")
 
 def pieces(text: str) -> list[tuple[str, bool]]:
     """The sentences of ``text``, each with whether it is a line of a list, code block or
-    table (a whole line of the passage that starts like an item, option or statement, or
-    a table row), so that such a line is quoted whole and never merged with its
-    neighbours."""
+    table (a whole line of the passage that starts like an item, option or statement), so
+    that such a line is quoted whole and never merged with its neighbours. A table row is
+    one piece however many sentences it holds: its first column names what the others
+    describe ("Constant: RTLD_LAZY; Description: Perform lazy binding. Node.js sets this
+    flag by default.")."""
     lines = {ln.strip() for ln in text.split("\n")} if "\n" in text else set()
     out: list[tuple[str, bool]] = []
-    sentences = [s for para in _PARAGRAPH_BREAK.split(text) for s in split_sentences(para)]
-    for sentence in sentences:
-        parts = [ln.strip() for ln in sentence.split("\n") if ln.strip()]
-        if len(parts) > 1 and all(_is_line(p, lines) for p in parts):
-            out.extend((p, True) for p in parts)
+    prose: list[str] = []
+
+    def flush() -> None:
+        paragraphs = _PARAGRAPH_BREAK.split("\n".join(prose))
+        prose.clear()
+        for sentence in (s for para in paragraphs for s in split_sentences(para)):
+            parts = [ln.strip() for ln in sentence.split("\n") if ln.strip()]
+            if len(parts) > 1 and all(_is_line(p, lines) for p in parts):
+                out.extend((p, True) for p in parts)
+            else:
+                piece = sentence.strip()
+                out.append((piece, _is_line(piece, lines)))
+
+    for line in text.split("\n"):
+        if _is_row(line.strip()):
+            flush()
+            out.append((line.strip(), True))
         else:
-            piece = sentence.strip()
-            out.append((piece, _is_line(piece, lines)))
+            prose.append(line)
+    flush()
     return [(p, line) for p, line in out if any(ch.isalnum() for ch in p)]
 
 

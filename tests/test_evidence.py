@@ -37,8 +37,14 @@ def test_pieces_are_sentences_and_lines_of_laid_out_text() -> None:
 def test_table_rows_are_pieces_of_their_own() -> None:
     table = ("Keys: Ctrl+A; Action: Go to start of line\n"
              "Keys: Ctrl+E; Action: Go to end of line\n"
-             "Keys: Ctrl+D; Action: Delete right; Notes: Doesn't work on Windows")
+             "Keys: Ctrl+D; Action: Delete right. Closes it when empty; Notes: Not on Windows")
     assert pieces(table) == [(row, True) for row in table.split("\n")]
+    # A row alone, and a row between paragraphs, are whole pieces too.
+    assert pieces(table.split("\n")[2]) == [(table.split("\n")[2], True)]
+    mixed = f"Keys are these. See below.\n{table.split(chr(10))[0]}\nThe end."
+    assert [p for p, _ in pieces(mixed)] == [
+        "Keys are these.", "See below.", "Keys: Ctrl+A; Action: Go to start of line",
+        "The end."]
     # A line of prose that names one thing with a colon is no row: the sentence that runs
     # on over the line break stays whole.
     prose = "Note: the cache is kept\nfor a day and then dropped."
