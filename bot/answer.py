@@ -16,6 +16,7 @@ from bot.evidence import (
     EvidenceScorer,
     Ranking,
     answer_phrases,
+    asked_cell,
     needs_antecedent,
 )
 from bot.grounding import support
@@ -196,8 +197,10 @@ class ExtractiveAnswerer:
             parts.append(f"{text} {cite(cand.chunk, text)}")
         tags = self.scorer.analysis(best.chunk).entities
         found = list(tags[best.index]) + (list(tags[best.index + 1]) if follows else [])
+        # In a table row, the column asked about is the answer ("Target Tier: 1").
+        cells = [cell for c in chosen if (cell := asked_cell(question, c.text))]
         return Draft(" ".join(parts), False, citations, confidence=ranking.confidence,
-                     highlights=answer_phrases(question, found))
+                     highlights=list(dict.fromkeys(cells + answer_phrases(question, found))))
 
 
 _STEPS = re.compile(r"\b(how (do|can|should|would) (i|we|you)|how to|steps?|list|options"

@@ -34,6 +34,7 @@ from bot.reader import Reader
 from bot.store import Snapshot
 from bot.text import (
     LIST_ITEM,
+    content_words,
     entities,
     name_keys,
     names,
@@ -137,6 +138,27 @@ def answer_phrases(question: str, entities: Sequence[tuple[str, str]]) -> list[s
         ent for label, ent in entities
         if label in wanted and not set(words(ent)) <= q_words
     ))
+
+
+def asked_cell(question: str, piece: str) -> str:
+    """The "Column: value" pair of a table row that the question asks for: the column whose
+    name shares the most content words with the question, its value not named there
+    already ("What is the target tier of ...?" gives "Target Tier: 1"). Empty for a piece
+    that is no row, or when no column name is in the question."""
+    if not _is_row(piece):
+        return ""
+    segments = piece.split("; ")
+    said = {stem(w) for w in content_words(question)}
+    # Words of the row's values that the question names pick the row, not the column.
+    asked = said - {stem(w) for seg in segments for w in words(seg.partition(": ")[2])}
+    best, shared = "", 0
+    for segment in segments:
+        name, colon, value = segment.partition(": ")
+        overlap = len({stem(w) for w in content_words(name)} & asked)
+        told = {stem(w) for w in words(value)}
+        if colon and overlap > shared and told and not told <= said:
+            best, shared = segment, overlap
+    return best
 
 
 def needs_antecedent(cand: Candidate, names_asked: Sequence[str]) -> bool:

@@ -15,6 +15,7 @@ from bot.evidence import (
     ANSWER_FEATURES,
     CANDIDATE_FEATURES,
     EvidenceModel,
+    asked_cell,
     pieces,
     question_kind,
 )
@@ -314,6 +315,32 @@ def test_how_to_questions_get_the_whole_list_and_answers_emphasise_the_answer(
     assert "**1998**" in year.as_markdown()
     assert "*1998*" in year.as_slack_blocks()[0]["text"]["text"]
 
+
+def test_a_row_answer_emphasises_the_column_asked_about(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    doc = tmp_path / "kilns.md"
+    doc.write_text(
+        "# Kilns\n\nThe club owns three kilns.\n\n"
+        "| Kiln | Maximum temperature | Shelf count | Installed by |\n|---|---|---|---|\n"
+        "| Blue kiln | 1280 C | 4 | Harbour Ceramics |\n"
+        "| Red kiln | 1100 C | 2 | the pottery club |\n"
+        "| Small kiln | 980 C | 1 | Ada Lunn |\n",
+        "utf-8",
+    )
+    bot = make_bot()
+    bot.ingest([doc])
+    answer = bot.ask("What is the maximum temperature of the red kiln?")
+    assert not answer.refused, answer.text
+    assert answer.text.startswith("Kiln: Red kiln; Maximum temperature: 1100 C;")
+    assert answer.highlights[0] == "Maximum temperature: 1100 C"
+    assert "**Maximum temperature: 1100 C**" in answer.as_markdown()
+    row = "Kiln: Small kiln; Maximum temperature: 980 C; Shelf count: 1; Installed by: Ada Lunn"
+    # The column the question names; the words naming the row pick no column.
+    assert asked_cell("What is the shelf count of the small kiln?", row) == "Shelf count: 1"
+    assert asked_cell("Who installed the small kiln?", row) == "Installed by: Ada Lunn"
+    assert asked_cell("Who built the small kiln?", row) == ""
+    assert asked_cell("What is the shelf count?", "Shelf count: 1 and more.") == ""
 
 
 def test_no_piece_runs_across_the_paragraphs_of_a_merged_passage() -> None:
