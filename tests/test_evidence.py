@@ -289,21 +289,25 @@ def test_the_training_cache_asks_again_only_the_datasets_that_changed(
     assert second.hashes["ferry/cases.jsonl"] == first.hashes["ferry/cases.jsonl"]
 
 
+def _bot_over(make_bot: Callable[..., Bot], path: Path, text: str) -> Bot:
+    """A bot with the one document ``text`` at ``path`` ingested."""
+    path.write_text(text, "utf-8")
+    bot = make_bot()
+    bot.ingest([path])
+    return bot
+
+
 def test_how_to_questions_get_the_whole_list_and_answers_emphasise_the_answer(
     make_bot: Callable[..., Bot], tmp_path: Path
 ) -> None:
-    doc = tmp_path / "kiln.md"
-    doc.write_text(
+    bot = _bot_over(make_bot, tmp_path / "kiln.md",
         "# Kiln manual\n\nThe kiln was installed in 1998 by the pottery club.\n\n"
         "## Firing\n\nTo fire a load of pots:\n\n"
         "1. Load the shelves with dry pots only.\n"
         "2. Close the lid and set the controller to program B.\n"
         "3. Start the vent fan before pressing Start.\n"
         "4. Wait until the display reads below 60 degrees before opening.\n",
-        "utf-8",
     )
-    bot = make_bot()
-    bot.ingest([doc])
     steps = bot.ask("How do I fire a load of pots in the kiln?")
     assert not steps.refused, steps.text
     for item in ("Load the shelves", "Close the lid", "vent fan", "below 60 degrees"):
@@ -319,17 +323,13 @@ def test_how_to_questions_get_the_whole_list_and_answers_emphasise_the_answer(
 def test_a_row_answer_emphasises_the_column_asked_about(
     make_bot: Callable[..., Bot], tmp_path: Path
 ) -> None:
-    doc = tmp_path / "kilns.md"
-    doc.write_text(
+    bot = _bot_over(make_bot, tmp_path / "kilns.md",
         "# Kilns\n\nThe club owns three kilns.\n\n"
         "| Kiln | Maximum temperature | Shelf count | Installed by |\n|---|---|---|---|\n"
         "| Blue kiln | 1280 C | 4 | Harbour Ceramics |\n"
         "| Red kiln | 1100 C | 2 | the pottery club |\n"
         "| Small kiln | 980 C | 1 | Ada Lunn |\n",
-        "utf-8",
     )
-    bot = make_bot()
-    bot.ingest([doc])
     answer = bot.ask("What is the maximum temperature of the red kiln?")
     assert not answer.refused, answer.text
     assert answer.text.startswith("Kiln: Red kiln; Maximum temperature: 1100 C;")
