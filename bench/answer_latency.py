@@ -11,6 +11,7 @@ popular passages of a running bot. Results go to ``bench/results/answer-latency.
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import random
@@ -34,8 +35,12 @@ def _pct(values: list[float], q: float) -> float:
 
 def main(argv: list[str]) -> None:
     """Run the benchmark and write its results."""
+    parser = argparse.ArgumentParser(prog="python -m bench.answer_latency",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("questions", nargs="?", type=int, default=200,
+                        help="How many SQuAD questions to time (default 200).")
+    n = parser.parse_args(argv).questions
     squad = PROJECT_DIR.parent / "shared" / "datasets" / "squad2-dev-split" / "squad2-open.json"
-    n = int(argv[0]) if argv else 200
     with tempfile.TemporaryDirectory(prefix="bench-answer-") as tmp:
         data = load_squad(squad, Path(tmp) / "docs")
         settings = load_settings(data_dir=Path(tmp) / "data")
