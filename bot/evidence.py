@@ -145,18 +145,15 @@ def asked_cell(question: str, piece: str) -> str:
     name shares the most content words with the question, its value not named there
     already ("What is the target tier of ...?" gives "Target Tier: 1"). Empty for a piece
     that is no row, or when no column name is in the question."""
-    if not _is_row(piece):
-        return ""
-    segments = piece.split("; ")
+    cells = _row_cells(piece)
     said = {stem(w) for w in content_words(question)}
     # Words of the row's values that the question names pick the row, not the column.
-    asked = said - {stem(w) for seg in segments for w in words(seg.partition(": ")[2])}
+    asked = said - {stem(w) for _, _, value in cells for w in words(value)}
     best, shared = "", 0
-    for segment in segments:
-        name, colon, value = segment.partition(": ")
+    for segment, name, value in cells:
         overlap = len({stem(w) for w in content_words(name)} & asked)
         told = {stem(w) for w in words(value)}
-        if colon and overlap > shared and told and not told <= said:
+        if overlap > shared and told and not told <= said:
             best, shared = segment, overlap
     return best
 
@@ -181,18 +178,22 @@ class Ranking:
     follow: float = 0.0
 
 
-def _is_row(line: str) -> bool:
-    """Whether ``line`` is a table row as the loaders write one (``row_text``): two or more
-    "Column: value" pairs, the first at its start. A column name holds its parentheses
-    whole, which tells a row from a gloss ("The Normans (Norman: Nourmands; French: ...")."""
+def _row_cells(line: str) -> list[tuple[str, str, str]]:
+    """The ``(segment, column, value)`` of each "Column: value" pair of ``line`` when it is
+    a table row as the loaders write one (``row_text``): two or more such pairs, the first
+    at its start; empty when it is no row. A column name holds its parentheses whole,
+    which tells a row from a gloss ("The Normans (Norman: Nourmands; French: ...")."""
+    cells = []
     named = 0
     for segment in line.split("; "):
-        name, colon, _ = segment.partition(": ")
+        name, colon, value = segment.partition(": ")
         if colon and 0 < len(name) <= 60 and name.count("(") == name.count(")"):
             named += 1
         elif not named:
-            return False
-    return named >= 2
+            return []
+        if colon:
+            cells.append((segment, name, value))
+    return cells if named >= 2 else []
 
 
 def _is_line(piece: str, lines: set[str]) -> bool:
@@ -217,6 +218,8 @@ def pieces(text: str) -> list[tuple[str, bool]]:
     prose: list[str] = []
 
     def flush() -> None:
+        if not prose:
+            return
         paragraphs = _PARAGRAPH_BREAK.split("\n".join(prose))
         prose.clear()
         for sentence in (s for para in paragraphs for s in split_sentences(para)):
@@ -228,7 +231,7 @@ def pieces(text: str) -> list[tuple[str, bool]]:
                 out.append((piece, _is_line(piece, lines)))
 
     for line in text.split("\n"):
-        if _is_row(line.strip()):
+        if _row_cells(line.strip()):
             flush()
             out.append((line.strip(), True))
         else:

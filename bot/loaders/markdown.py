@@ -15,7 +15,7 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from bot.loaders.base import Block, Builder, LoadedDocument, row_text
+from bot.loaders.base import Block, Builder, LoadedDocument, row_text, table_lines
 from bot.loaders.html import add_html
 from bot.loaders.plain import decode_text
 
@@ -121,7 +121,7 @@ def _rows(tokens: list[Token], first: int, markup: str) -> LoadedDocument:
     for n, cells in rows[1:]:
         lines[n] = row_text(header, cells)
     if rows and not any(lines):  # a header without a body
-        lines[rows[0][0]] = " | ".join(c for c in header if c)
+        lines[rows[0][0]] = "".join(table_lines([header]))
     text = "\n".join(lines)
     body = text.strip()
     if not body:
