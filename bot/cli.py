@@ -6,15 +6,17 @@ import errno
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
 from bot.guard import QuestionError
-from bot.models import Answer
-from bot.service import Bot
 from bot.settings import Settings, SettingsError, load_settings, origins, unknown_variables
 from bot.store import StoreError
+
+if TYPE_CHECKING:
+    from bot.models import Answer
+    from bot.service import Bot
 
 app = typer.Typer(
     help="Grounded, cited question answering over your documents.",
@@ -77,16 +79,19 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Add or update documents; unchanged files are skipped by content hash."""
+    from bot.ingest import unchanged_report
     from bot.progress import Progress
 
-    bot = _bot(_settings())
+    settings = _settings()
     bar = Progress("file", quiet=as_json)
 
     def progress(done: int, total: int, name: str) -> None:
         bar.update(done, total, Path(name).name if name else "")
 
     try:
-        report = bot.ingest(paths, prune=prune, progress=progress)
+        # Files all unchanged since the last ingest: answered without opening the store.
+        report = unchanged_report(settings, paths, prune=prune, progress=progress) \
+            or _bot(settings).ingest(paths, prune=prune, progress=progress)
     except StoreError as exc:
         _fail(exc)
     finally:

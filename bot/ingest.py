@@ -11,6 +11,7 @@ its size, the text it yields and the passages it is cut into all have a limit.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import logging
@@ -19,16 +20,19 @@ import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from langchain_core.embeddings import Embeddings
+from typing import TYPE_CHECKING
 
 from bot.chunking import chunk_with, recipe
 from bot.guard import addresses_the_bot
+from bot.ledger import Chain, Ledger, store_fingerprint
 from bot.loaders import SUPPORTED_SUFFIXES, EmptyFile, LoaderError, UnsupportedType, load
 from bot.models import Chunk, FileReport, IngestReport, SourceInfo
 from bot.settings import Settings
-from bot.store import FileCatalog, FileRecord, StoreError, VectorIndex
+from bot.store import FileCatalog, FileRecord, StoreError, VectorIndex, store_folder
 from bot.writelock import WriteLock
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +133,54 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[FileReport]]:
     return files, skipped
 
 
+def unchanged_report(
+    settings: Settings, paths: Sequence[Path | str], prune: bool = False,
+    progress: Progress | None = None,
+) -> IngestReport | None:
+    """The report of ingesting ``paths`` when the ingest ledger shows that every file is
+    stored unchanged and nothing was written to the store since; ``None`` whenever the full
+    ingest has anything to check or do. Opens neither the store nor the embedder."""
+    if settings.chroma_host:
+        return None
+    ledger = Ledger.read(settings.data_dir)
+    if ledger is None or ledger.collection != settings.collection \
+            or ledger.model != settings.embedding_identity:
+        return None
+    try:
+        if ledger.fingerprint != store_fingerprint(store_folder(settings), settings.collection):
+            return None
+    except StoreError:
+        return None
+    files, skipped = discover(Path(p) for p in paths)
+    report = IngestReport(list(skipped))
+    made_by = recipe(settings)
+    max_bytes = int(settings.max_file_mb * 1024 * 1024)
+    for done, path in enumerate(files):
+        if progress:
+            progress(done, len(files), str(path))
+        source = str(path.resolve())
+        entry = ledger.files.get(source)
+        try:
+            if entry is None or path.stat().st_size > max_bytes \
+                    or (entry[0], entry[1]) != (file_sha256(path), made_by):
+                return None
+        except (LoaderError, OSError):
+            return None
+        report.files.append(FileReport(source, "unchanged", entry[2]))
+    stale = {
+        str(p): sum(1 for s in ledger.sources
+                    if Path(s).is_relative_to(Path(p).resolve()) and not Path(s).exists())
+        for p in paths if prune or Path(p).is_dir()
+    }
+    if prune and any(stale.values()):
+        return None
+    if not prune:
+        report.gone = {p: n for p, n in stale.items() if n}
+    if progress:
+        progress(len(files), len(files), "")
+    return report
+
+
 class Ingester:
     """Adds, updates and removes documents in a vector index and its file catalog."""
 
@@ -146,6 +198,8 @@ class Ingester:
         self.recipe = recipe(settings)
         # Passages this run replaced or failed to publish: the ones the sweep checks.
         self._replaced: set[str] = set()
+        # This run's writes, from which it leaves the ingest ledger (None: it leaves none).
+        self._run: Chain | None = None
 
     def ingest(
         self, paths: Sequence[Path | str], prune: bool = False, progress: Progress | None = None
@@ -153,6 +207,7 @@ class Ingester:
         """Add, update (and with ``prune``, remove) documents; unchanged files cost nothing."""
         files, skipped = discover(Path(p) for p in paths)
         report = IngestReport(list(skipped))
+        self._run = self._start_run()
         pending: list[_Pending] = []
         max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
         try:
@@ -183,6 +238,8 @@ class Ingester:
                 if record is not None and record.sha256 == sha and record.recipe == self.recipe \
                         and not any(c.id in lost for c in record.chunks):
                     report.files.append(FileReport(source, "unchanged", len(record.chunks)))
+                    if self._run:
+                        self._run.verified[source] = (sha, self.recipe, len(record.chunks))
                     continue
                 doc = load(path, max_bytes=max_bytes)
                 self._check_text(len(doc.text))
@@ -218,16 +275,70 @@ class Ingester:
                 self.index.sweep(self._replaced)
         except StoreError as exc:
             log.warning("could not sweep unused passages: %s", exc)
+        self._leave_ledger()
         return report
 
     def remove(self, source: str) -> bool:
         """Remove one document (by its stored source path) and its passages."""
+        self._run = self._start_run()
         with self.lock.held():
             record = self.catalog.file_record(source)
             removed = self.catalog.remove_file(source)
             if removed:
+                self._wrote([source])
                 self.index.sweep([c.id for c in record.chunks] if record else None)
+        self._leave_ledger()
         return removed
+
+    def _start_run(self) -> Chain | None:
+        """This run's account, carrying the ledger's files when the ledger is the store's
+        current one; ``None`` when the store cannot say where it stands."""
+        try:
+            generation, seq = self.catalog.commit_state()
+            folder = self.catalog.local_folder()
+        except StoreError:
+            return None
+        ledger = Ledger.read(self.settings.data_dir)
+        current = (
+            ledger is not None and folder is not None and (ledger.generation, ledger.seq) == (
+                generation, seq)
+            and (ledger.collection, ledger.model) == (
+                self.settings.collection, self.settings.embedding_identity)
+            and ledger.fingerprint == store_fingerprint(folder, self.settings.collection)
+        )
+        return Chain(seq, ledger.files if current and ledger else {})
+
+    def _wrote(self, sources: Iterable[str]) -> None:
+        if self._run:
+            self._run.wrote(sources)
+
+    def _unsure(self, sources: Iterable[str]) -> None:
+        """``sources`` may have been written by a commit that failed half-way."""
+        if self._run:
+            self._run.touched.update(sources)
+
+    def _leave_ledger(self) -> None:
+        """Write the ledger for the next run, or remove it when this run cannot vouch for
+        the store (another writer committed meanwhile, a server store, an error)."""
+        data_dir = self.settings.data_dir
+        run, self._run = self._run, None
+        try:
+            with self.lock.held():
+                folder = self.catalog.local_folder()
+                generation, seq = self.catalog.commit_state()
+                fingerprint = (
+                    store_fingerprint(folder, self.settings.collection) if folder else None)
+                if run is None or fingerprint is None or seq != run.seq + run.commits:
+                    Ledger.forget(data_dir)
+                    return
+                Ledger(
+                    self.settings.collection, self.settings.embedding_identity, generation,
+                    seq, fingerprint, run.entries(), [s.source for s in self.catalog.sources()],
+                ).write(data_dir)
+        except (StoreError, OSError) as exc:
+            log.warning("could not leave the ingest ledger: %s", exc)
+            with contextlib.suppress(OSError):
+                Ledger.forget(data_dir)
 
     def _without_vectors(self, records: Iterable[FileRecord]) -> set[str]:
         """Passages of committed ``records`` that have no stored vector."""
@@ -270,6 +381,7 @@ class Ingester:
                 return self._publish(pending, missing)
         except Exception as exc:
             self._replaced.update(c.id for p in pending for c in p.chunks)
+            self._unsure(p.source for p in pending)
             return [FileReport(p.source, "failed", message=_message(exc), stage="store")
                     for p in pending]
 
@@ -290,9 +402,11 @@ class Ingester:
         try:
             self.catalog.commit_files(
                 [self._record(p) for p in pending])
+            self._wrote(p.source for p in pending)
+            self._vouch(pending)
             return list(done.values())
         except StoreError:
-            pass
+            self._unsure(p.source for p in pending)
         # The group write failed: commit file by file, so each file gets its own verdict.
         reports = []
         for p in pending:
@@ -302,8 +416,16 @@ class Ingester:
                 self._replaced.update(c.id for c in p.chunks)
                 reports.append(FileReport(p.source, "failed", message=str(exc), stage="store"))
                 continue
+            self._wrote([p.source])
+            self._vouch([p])
             reports.append(done[p.source])
         return reports
+
+    def _vouch(self, committed: Iterable[_Pending]) -> None:
+        """Files just committed, with every passage's vector stored, go in the ledger."""
+        if self._run:
+            self._run.verified.update(
+                (p.source, (p.sha256, self.recipe, len(p.chunks))) for p in committed)
 
     def _record(self, p: _Pending) -> FileRecord:
         return FileRecord(p.source, p.sha256, p.title, tuple(p.chunks), self.recipe)
@@ -335,6 +457,7 @@ class Ingester:
             if record is not None:
                 self._replaced.update(c.id for c in record.chunks)
             if info.source not in seen and self.catalog.remove_file(info.source):
+                self._wrote([info.source])
                 reports.append(FileReport(info.source, "removed", info.chunks))
             seen.add(info.source)
         return reports

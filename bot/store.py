@@ -106,6 +106,14 @@ class FileCatalog(Protocol):
         """Unpublish ``source``; False when it was not committed."""
         ...
 
+    def commit_state(self) -> tuple[str, int]:
+        """The generation stamp and sequence number of the last commit."""
+        ...
+
+    def local_folder(self) -> Path | None:
+        """The embedded store's folder; ``None`` for a store on a server."""
+        ...
+
 
 def make_client(settings: Settings) -> Any:
     """An embedded ``PersistentClient`` or, with ``CHROMA_HOST`` set, an ``HttpClient``."""
@@ -518,6 +526,14 @@ class ChunkStore:
                     f"({type(exc).__name__}: {exc}); is `chroma run` up?"
                 ) from exc
             raise StoreError(f"vector store error: {explain(exc, self._folder)}") from exc
+
+    def commit_state(self) -> tuple[str, int]:
+        """The generation stamp and sequence number of the last commit."""
+        return self._generation()
+
+    def local_folder(self) -> Path | None:
+        """The embedded store's folder; ``None`` for a store on a server."""
+        return Path(self._folder) if self._embedded else None
 
     def _generation(self) -> tuple[str, int]:
         got = self._call(lambda: self._files.get(ids=[GENERATION_ID], include=["metadatas"]))
