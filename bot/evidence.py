@@ -77,8 +77,9 @@ CANDIDATE_FEATURES = (
     "lex_rank", "bigram",
     "cos", "cos_rel", "cos_rank", "cos_passage", "inv_rank", "fused_rel", "dense_hit",
     "lexical_hit", "expects_type", "type_match", "type_count", "new_entities",
-    "reason_match", "names_missing", "numbers_missing", "miss_max",
-    "lex_x_cos", "type_x_lex", "first", "log_words", "is_line",
+    "reason_match", "names_missing", "numbers_missing", "miss_max", "novel", "new_terms",
+    "lex_heading", "names_missing_ctx", "lex_x_cos", "type_x_lex", "first", "log_words",
+    "is_line",
     *(f"kind_{k}" for k in KIND_NAMES),
 )
 # The reader's view of the best candidates, next to the first stage's (see Ranking).
@@ -93,7 +94,8 @@ FOLLOW_FEATURES = (
     "p_best", "p_after", "after_rel", "after_candidate", "after_lex", "after_focus",
     "after_type_match", "after_new_entities", "after_reason", "after_log_words",
     "after_is_line", "best_lex", "best_focus", "best_type_match", "best_log_words",
-    "best_is_line", "best_colon", "best_question", "expects_type",
+    "best_is_line", "best_colon", "best_question", "expects_type", "best_novel",
+    "after_novel",
 )
 # A follow threshold no probability reaches: the piece after is never quoted.
 FOLLOW_NEVER = 2.0
@@ -359,6 +361,10 @@ class EvidenceScorer:
                            else float(np.max(cos)))
             numbers_missing = (sum(n not in passage_words for n in q_numbers)
                                / max(len(q_numbers), 1))
+            # The heading path says what the whole passage is about ("os.loadavg()"), so
+            # its words and names count for every piece under it.
+            heading_terms = set(lexical.terms(hit.chunk.context))
+            heading_toks = {stem(w) for w in words(hit.chunk.context)}
             for index, text in enumerate(texts):
                 key = normalize(text)
                 if key in seen or len(words(text)) < 2:
@@ -374,10 +380,12 @@ class EvidenceScorer:
                 terms = piece_terms[index]
                 before_terms = set(lexical.terms(before))
                 toks = {stem(w) for w in words(text)}
+                before_toks = {stem(w) for w in words(before)}
                 missing = [n for n in q_names if n not in toks]
                 # A passage about one person never answers for another of the same first
-                # name, however similar the wording.
-                if any(n not in toks and n not in {stem(w) for w in words(before)}
+                # name, however similar the wording; a name its heading gives is its
+                # subject.
+                if any(n not in toks and n not in before_toks and n not in heading_toks
                        for n in required):
                     continue
                 # Entities the question does not already mention: where an answer can be.
@@ -408,8 +416,17 @@ class EvidenceScorer:
                     "new_entities": math.log1p(len(new)),
                     "reason_match": float(kind == "reason" and bool(_REASON.search(text))),
                     "names_missing": len(missing) / max(len(q_names), 1),
+                    "names_missing_ctx": sum(
+                        n not in heading_toks and n not in before_toks for n in missing)
+                    / max(len(q_names), 1),
+                    "lex_heading": overlap(heading_terms),
                     "numbers_missing": numbers_missing,
                     "miss_max": missing_rarest(terms | before_terms),
+                    # An answer says something the question does not: a piece made only
+                    # of the question's own words (a table row naming just the constant
+                    # asked about, a heading restating it) holds no answer.
+                    "novel": len(terms - q_terms) / max(len(terms), 1),
+                    "new_terms": math.log1p(len(terms - q_terms)),
                     "first": float(index == 0),
                     "log_words": math.log1p(len(words(text))),
                     "is_line": float(parts.lines[index]),
@@ -504,6 +521,7 @@ def follow_features(
         "best_is_line": float(top[col["is_line"]]),
         "best_colon": float(end.endswith(":")), "best_question": float(end.endswith("?")),
         "expects_type": float(top[col["expects_type"]]),
+        "best_novel": float(top[col["novel"]]), "after_novel": float(nxt[col["novel"]]),
     }
     return np.asarray([values[f] for f in FOLLOW_FEATURES], dtype=np.float32)
 
@@ -551,7 +569,9 @@ def question_signals(
     rarest = max(terms, key=lexical.idf)
     rare_missing = float(rarest not in set(lexical.terms(retrieved[0].chunk.text)))
     weights = {t: lexical.idf(t) for t in terms}
-    unseen = sum(w for t, w in weights.items() if not lexical.known(t))
+    # Passage counts are of quoted text; a word only a heading has is not unseen.
+    headed = {t for hit in retrieved for t in lexical.terms(hit.chunk.context)}
+    unseen = sum(w for t, w in weights.items() if not lexical.known(t) and t not in headed)
     return rare_missing, unseen / (sum(weights.values()) or 1.0)
 
 
@@ -575,6 +595,9 @@ def answer_features(
         "numbers_missing": float(top[col["numbers_missing"]]),
         "expects_type": float(top[col["expects_type"]]),
         "type_match": float(top[col["type_match"]]),
+        "novel": float(top[col["novel"]]), "new_terms": float(top[col["new_terms"]]),
+        "lex_heading": float(top[col["lex_heading"]]),
+        "names_missing_ctx": float(top[col["names_missing_ctx"]]),
         "reader_top": float(reader[0]) if len(reader) else 0.0,
         "reader_max": float(reader.max()) if len(reader) else 0.0,
     }

@@ -353,3 +353,38 @@ def test_no_piece_runs_across_the_paragraphs_of_a_merged_passage() -> None:
         "Shigeru Ishiba is a politician.", "Born in 1957, he is a member of the LDP.",
         "Gulls nest on\nthe roof.",
     ]
+
+
+def test_features_see_the_heading_and_what_a_piece_adds_to_the_question(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    doc = tmp_path / "api.md"
+    doc.write_text(
+        "# Reference\n\n## The Frobnicator\n\n"
+        "Returns the number of widgets as an integer. On Windows it always returns zero.\n\n"
+        "## Constants\n\n"
+        "- WIDGET_LIMIT constant\n- WIDGET_COUNT constant, the count of widgets made so far\n",
+        "utf-8",
+    )
+    bot = make_bot()
+    bot.ingest([doc])
+    col = {f: i for i, f in enumerate(CANDIDATE_FEATURES)}
+
+    def features(question: str) -> dict[str, np.ndarray]:
+        snap = bot.store.snapshot()
+        retrieved = bot.retriever.retrieve(question, 5, snap)
+        cands, rows = bot.extractive.scorer.candidates(question, retrieved, snap)
+        return {c.text: rows[i] for i, c in enumerate(cands)}
+
+    rows = features("What does the Frobnicator return on Windows?")
+    windows = rows["On Windows it always returns zero."]
+    # The name is in the heading the sentence sits under, not in the sentence.
+    assert windows[col["names_missing"]] > 0
+    assert windows[col["names_missing_ctx"]] == 0
+    assert windows[col["lex_heading"]] > 0
+    rows = features("What does the WIDGET_LIMIT constant do?")
+    bare = rows["- WIDGET_LIMIT constant"]
+    told = rows["- WIDGET_COUNT constant, the count of widgets made so far"]
+    # A line made of the question's own words adds nothing; one that says more does.
+    assert bare[col["novel"]] == 0 and bare[col["new_terms"]] == 0
+    assert told[col["novel"]] > 0.5 and told[col["new_terms"]] > 0
