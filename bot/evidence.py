@@ -5,7 +5,8 @@ Candidates are the sentences of the retrieved passages, and the lines of passage
 as lines (lists, code, tables). Each (question, candidate) pair is described by features:
 idf-weighted term overlap, dense similarity, retrieval ranks, whether the candidate holds a
 named entity or number of the kind the question asks for, names of the question it lacks,
-position and neighbour context. Two models fitted by ``bot train`` (see
+how much of it the question does not already say, the heading path it sits under, position
+and neighbour context. Two models fitted by ``bot train`` (see
 :mod:`bot.training`) and shipped as a small JSON artifact turn the features into
 probabilities: one per candidate ("this candidate holds the answer") and one per question
 ("the best candidate is a right answer"), the confidence the refusal threshold applies to.
@@ -595,9 +596,6 @@ def answer_features(
         "numbers_missing": float(top[col["numbers_missing"]]),
         "expects_type": float(top[col["expects_type"]]),
         "type_match": float(top[col["type_match"]]),
-        "novel": float(top[col["novel"]]), "new_terms": float(top[col["new_terms"]]),
-        "lex_heading": float(top[col["lex_heading"]]),
-        "names_missing_ctx": float(top[col["names_missing_ctx"]]),
         "reader_top": float(reader[0]) if len(reader) else 0.0,
         "reader_max": float(reader.max()) if len(reader) else 0.0,
     }
