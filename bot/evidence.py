@@ -379,6 +379,7 @@ class EvidenceScorer:
                     # Only its text is needed: no vectors or entities for that passage.
                     before = (pieces(before_chunk.text) or [(before_chunk.text, False)])[-1][0]
                 terms = piece_terms[index]
+                added = terms - q_terms
                 before_terms = set(lexical.terms(before))
                 toks = {stem(w) for w in words(text)}
                 before_toks = {stem(w) for w in words(before)}
@@ -426,8 +427,8 @@ class EvidenceScorer:
                     # An answer says something the question does not: a piece made only
                     # of the question's own words (a table row naming just the constant
                     # asked about, a heading restating it) holds no answer.
-                    "novel": len(terms - q_terms) / max(len(terms), 1),
-                    "new_terms": math.log1p(len(terms - q_terms)),
+                    "novel": len(added) / max(len(terms), 1),
+                    "new_terms": math.log1p(len(added)),
                     "first": float(index == 0),
                     "log_words": math.log1p(len(words(text))),
                     "is_line": float(parts.lines[index]),
