@@ -7,10 +7,12 @@ from collections.abc import Iterator
 
 from bot.text import split_sentences
 
-# One marker: "[1]" or "[1, 2]".
-MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+# One marker: "[1]" or "[1, 2]". Citations are numbered from 1, so a bracketed list holding
+# a 0 is text the answer quotes (a return value "[0, 0, 0]"), never a marker.
+_NUMBER = r"[1-9]\d*"
+MARKER = re.compile(rf"\[({_NUMBER}(?:\s*,\s*{_NUMBER})*)\]")
 # A run of markers with the space before it: "text [1][2]" or "text [1, 3]".
-_RUN = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
+_RUN = re.compile(rf"(?:\s*\[{_NUMBER}(?:\s*,\s*{_NUMBER})*\])+")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
 _TRAILING_PUNCT = re.compile(r"[.,;:!?]+")
 

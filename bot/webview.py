@@ -137,6 +137,9 @@ def _link_markers(answer_text: str, turn: str, anchors: dict[int, str], titles: 
         return html
 
     for m, cited in citations.markers(answer_text):
+        # A bracket citing no passage of this answer is quoted text ("bzip2 [2]"): shown.
+        if not any(n in anchors for n in cited):
+            continue
         out.append(words_of(answer_text[last:m.start()]))
         for n in cited:
             if n in anchors:

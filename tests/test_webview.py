@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from bot import webview
+from bot import citations, webview
 from bot.documents import Opened
 from bot.feedback import FeedbackStore
 from bot.models import REFUSAL, Answer, Chunk, Citation, Scored
@@ -50,11 +50,22 @@ def test_answer_markers_link_to_passages_shown_once() -> None:
     ids = set(re.findall(r'id="([^"]+)"', html))
     hrefs = re.findall(r'href="#([^"]+)"', html)
     assert len(hrefs) == 3 and set(hrefs) <= ids
-    assert "[9]" not in html
+    # A bracket citing no passage of the answer is the document's own text: shown, not linked.
+    assert "and [9]." in html and 'data-n="9"' not in html
     assert html.count('class="dq-passage"') == 2
     assert '<mark class="dq-support">The treaty was signed in 1951.</mark>' in html
     assert "<script>" not in html and "<img" not in html and "evil<b>" not in html
     assert "&lt;script&gt;" in html
+
+
+def test_bracketed_numbers_of_a_quote_are_text_not_markers() -> None:
+    quote = "On Windows, the return value is always `[0, 0, 0]`."
+    passage = chunk("c1", f"The load average is Unix-specific. {quote}")
+    answer = Answer("q", "q", f"{quote} [1]", False, [Citation(1, passage, quote)])
+    html = webview.answer_message(answer, "tX")
+    assert "[0, 0, 0]" in html and html.count('class="dq-cite"') == 1
+    assert citations.strip(answer.text) == quote
+    assert citations.claims(answer.text) == [(quote, [1])]
 
 
 def test_highlight_finds_the_quote_across_whitespace() -> None:
