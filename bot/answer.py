@@ -162,7 +162,8 @@ class ExtractiveAnswerer:
             second = ranking.candidates[1]
             if not (follows and second.comes_after(best)):
                 chosen.append(second)
-        chosen.sort(key=lambda c: (c.rank, c.index))
+        # Best first: a reader takes the first piece for the answer (when the model is torn
+        # between two rows of one table, the row it prefers leads).
         names_asked = name_keys(question)
         numbering = Numbering()
         citations: list[Citation] = []

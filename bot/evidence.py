@@ -35,6 +35,7 @@ from bot.reader import Reader
 from bot.store import Snapshot
 from bot.text import (
     LIST_ITEM,
+    asked_head,
     content_words,
     entities,
     name_keys,
@@ -63,6 +64,10 @@ QUESTION_KINDS: dict[str, tuple[str, frozenset[str]]] = {
     "reason": (r"\b(why|what (caused|causes|is the reason|was the reason))\b", frozenset()),
     "manner": (r"\bhow (do|does|did|can|could|should|to|is|are|was|were)\b", frozenset()),
     "choice": (r"\b(which|what)\b", frozenset()),
+    # Asked with an auxiliary first ("Can I ...?", "Does it ...?"): a yes or no, which the
+    # sentence giving it seldom words as the question does.
+    "polar": (r"^\W*(is|are|was|were|do|does|did|can|could|should|would|will|has|have|had"
+              r"|may|must|might|shall)\b", frozenset()),
 }
 KIND_NAMES = tuple(QUESTION_KINDS)
 _KIND_PATTERNS = {k: re.compile(p, re.IGNORECASE) for k, (p, _) in QUESTION_KINDS.items()}
@@ -80,7 +85,8 @@ CANDIDATE_FEATURES = (
     "lexical_hit", "expects_type", "type_match", "type_count", "new_entities",
     "reason_match", "names_missing", "numbers_missing", "miss_max", "novel", "new_terms",
     "lex_heading", "names_missing_ctx", "lex_x_cos", "type_x_lex", "first", "log_words",
-    "is_line",
+    "is_line", "cos_ctx", "cos_ctx_rel", "lex_prev_rel", "lex_next_rel", "head_asked",
+    "head", "head_ctx",
     *(f"kind_{k}" for k in KIND_NAMES),
 )
 # The reader's view of the best candidates, next to the first stage's (see Ranking).
@@ -337,6 +343,13 @@ class EvidenceScorer:
         # Ada Lovelace born?"): many pieces name the subject, few say what was asked of it.
         focus_terms = q_terms - set(lexical.terms(" ".join(names(question))))
         focus_total = sum(idf[t] for t in focus_terms)
+        # What the question asks for ("Which port ...?"): a piece naming it, and saying
+        # something new next to it, is where such answers are written.
+        head_terms = set(lexical.terms(asked_head(question))) & q_terms
+        head_total = sum(idf[t] for t in head_terms)
+
+        def head(terms: set[str]) -> float:
+            return sum(idf[t] for t in head_terms & terms) / head_total if head_total else 0.0
 
         def focus(terms: set[str]) -> float:
             if not focus_total:
@@ -355,6 +368,12 @@ class EvidenceScorer:
         for rank, (hit, parts) in enumerate(zip(retrieved, analysed, strict=True)):
             texts = parts.texts
             cos = parts.vectors @ q_vec
+            # A piece read with the one before it: the question may match the two together
+            # (the lead-in names the subject, the piece says what was asked of it).
+            joined = parts.vectors.copy()
+            joined[1:] += parts.vectors[:-1]
+            norms = np.linalg.norm(joined, axis=1)
+            cos_ctx = (joined @ q_vec) / np.where(norms > 0, norms, 1.0)
             piece_terms = [set(lexical.terms(t)) for t in texts]
             passage_words = set(words(hit.chunk.text))
             lex_passage = overlap(set().union(*piece_terms))
@@ -407,6 +426,7 @@ class EvidenceScorer:
                     "bigram": len(q_bigrams & _bigrams(lexical.terms(text)))
                     / max(len(q_bigrams), 1),
                     "cos": float(cos[index]),
+                    "cos_ctx": float(cos_ctx[index]),
                     "cos_passage": float(cos_passage),
                     "inv_rank": 1.0 / (rank + 1),
                     "fused_rel": hit.score / top_fused,
@@ -422,6 +442,9 @@ class EvidenceScorer:
                         n not in heading_toks and n not in before_toks for n in missing)
                     / max(len(q_names), 1),
                     "lex_heading": overlap(heading_terms),
+                    "head_asked": float(bool(head_total)),
+                    "head": head(terms),
+                    "head_ctx": head(terms | before_terms | heading_terms),
                     "numbers_missing": numbers_missing,
                     "miss_max": missing_rarest(terms | before_terms),
                     # An answer says something the question does not: a piece made only
@@ -542,16 +565,24 @@ def rerank_features(stage1: np.ndarray, reader: np.ndarray) -> np.ndarray:
 
 def _relative(rows: list[dict[str, float]]) -> None:
     """Add each candidate's standing among the question's candidates: the gap to the best
-    overlap and similarity, and its rank by each (1 for the best)."""
+    overlap and similarity, and its rank by each (1 for the best); and how its neighbours'
+    overlap stands against the best, since the piece that restates the question best often
+    has the answer right after it or right before it."""
+    if not rows:
+        return
     for key in ("lex", "cos"):
         values = [r[key] for r in rows]
-        if not values:
-            return
         best = max(values)
         order = sorted(range(len(values)), key=lambda i: -values[i])
         for position, i in enumerate(order):
             rows[i][f"{key}_rel"] = values[i] - best
             rows[i][f"{key}_rank"] = 1.0 / (position + 1)
+    best_lex = max(r["lex"] for r in rows)
+    best_ctx = max(r["cos_ctx"] for r in rows)
+    for r in rows:
+        r["lex_prev_rel"] = r["lex_prev"] - best_lex
+        r["lex_next_rel"] = r["lex_next"] - best_lex
+        r["cos_ctx_rel"] = r["cos_ctx"] - best_ctx
 
 
 def _bigrams(terms: Sequence[str]) -> set[tuple[str, str]]:

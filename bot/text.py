@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.abc
+import itertools
 import re
 import sys
 import unicodedata
@@ -274,6 +275,43 @@ def noun_phrases(text: str) -> tuple[tuple[int, int], ...]:
     questions again."""
     doc = _nlp()(text, disable=["ner"])
     return tuple((chunk.start_char, chunk.end_char) for chunk in doc.noun_chunks)
+
+
+_WH_TAGS = frozenset({"WDT", "WP", "WRB"})
+_DETERMINERS = frozenset({"the", "a", "an", "many", "much"})
+# Verbs that end a wh-phrase the parser ran on into ("what year did ..."); a participle
+# ("failing commands") stays in it.
+_FINITE = frozenset({"VBZ", "VBP", "VBD", "MD"})
+
+
+@lru_cache(maxsize=1024)
+def asked_head(question: str) -> str:
+    """The noun phrase naming what a question asks for, from spaCy's parse: the rest of its
+    wh-phrase ("Which environment variable ..." gives "environment variable", "How many
+    failing commands ..." "failing commands"), or the phrase right after "what is" or "in
+    which" ("What is the numeric value of X?" gives "numeric value"). Empty when the
+    question has none ("When was it signed?")."""
+    doc = _nlp()(question, disable=["ner"])
+    chunks = list(doc.noun_chunks)
+    wh = next((t for t in doc if t.tag_ in _WH_TAGS), None)
+    if wh is None:
+        return ""
+    own = next((c for c in chunks if c.start <= wh.i < c.end), None)
+    if own is not None:
+        rest = list(itertools.takewhile(
+            lambda t: t.pos_ != "AUX" and t.tag_ not in _FINITE, (t for t in own if t.i > wh.i)))
+        named = [t.text for t in rest if t.lower_ not in _DETERMINERS]
+        if named:
+            return " ".join(named)
+    if wh.tag_ == "WRB":
+        return ""
+    after = (own.end if own is not None else wh.i + 1)
+    if after < len(doc) and doc[after].lemma_ == "be" and wh.tag_ == "WP":
+        after += 1
+    nxt = next((c for c in chunks if c.start == after), None)
+    if nxt is None:
+        return ""
+    return " ".join(t.text for t in nxt if t.lower_ not in _DETERMINERS)
 
 
 def name_keys(text: str, full_names: bool = False) -> list[str]:

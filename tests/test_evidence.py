@@ -63,7 +63,10 @@ def test_table_rows_are_pieces_of_their_own() -> None:
         ("Why does the cache expire?", "reason"),
         ("How do I rotate the keys?", "manner"),
         ("Which flag disables colour?", "choice"),
-        ("Is the option deprecated?", None),
+        ("Is the option deprecated?", "polar"),
+        ("Can I run two servers at once?", "polar"),
+        ("Is there a way to know which flag is set?", "choice"),
+        ("The option is deprecated?", None),
     ],
 )
 def test_question_kinds(question: str, kind: str | None) -> None:
@@ -388,3 +391,52 @@ def test_features_see_the_heading_and_what_a_piece_adds_to_the_question(
     # A line made of the question's own words adds nothing; one that says more does.
     assert bare[col["novel"]] == 0 and bare[col["new_terms"]] == 0
     assert told[col["novel"]] > 0.5 and told[col["new_terms"]] > 0
+
+
+def test_features_see_what_the_question_asks_for_and_the_piece_that_restates_it(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    doc = tmp_path / "server.md"
+    doc.write_text(
+        "# Server\n\n"
+        "The browse tool listens for connections from a web browser. "
+        "It uses port 8000 unless told otherwise. "
+        "Pages are rendered on the fly.\n",
+        "utf-8",
+    )
+    bot = make_bot()
+    bot.ingest([doc])
+    col = {f: i for i, f in enumerate(CANDIDATE_FEATURES)}
+    question = "Which port does the browse tool listen on?"
+    snap = bot.store.snapshot()
+    retrieved = bot.retriever.retrieve(question, 5, snap)
+    cands, rows = bot.extractive.scorer.candidates(question, retrieved, snap)
+    by_text = {c.text: rows[i] for i, c in enumerate(cands)}
+    lead = by_text["The browse tool listens for connections from a web browser."]
+    port = by_text["It uses port 8000 unless told otherwise."]
+    # "port" is what is asked for: the piece naming it has it, the lead-in does not.
+    assert port[col["head_asked"]] == lead[col["head_asked"]] == 1
+    assert port[col["head"]] == 1 and lead[col["head"]] == 0
+    # The lead-in restates the question best, and it is the piece right before the answer.
+    assert lead[col["lex_rel"]] == 0 > port[col["lex_rel"]]
+    assert port[col["lex_prev_rel"]] == 0 > lead[col["lex_prev_rel"]]
+    # Read with its lead-in, the answer is nearer the question than alone.
+    assert port[col["cos_ctx"]] > port[col["cos"]]
+
+
+def test_document_questions_get_the_weight_share_asked_for() -> None:
+    from bot.evals.datasets import Case
+    from bot.training import Question, document_weights
+
+    def question(source: str) -> Question:
+        case = Case(id="q", question="q", answerable=True, gold_source=source)
+        return Question("g", True, np.zeros((1, 1)), np.zeros(1, dtype=np.int8), [], [],
+                        (0.0, 0.0), case)
+
+    questions = [question("squad-1.txt")] * 9 + [question("")] * 3
+    assert document_weights(questions, None).tolist() == [1.0] * 12
+    weights = document_weights(questions, 0.25)
+    docs = weights[9:].sum()
+    assert docs / weights.sum() == pytest.approx(0.25) and weights[0] == 1.0
+    # Only one kind of question: nothing to balance.
+    assert document_weights(questions[9:], 0.25).tolist() == [1.0] * 3

@@ -1,8 +1,11 @@
-"""The text layer: sentence splitting on technical prose, and the names a question gives."""
+"""The text layer: sentence splitting on technical prose, and the names and the phrase a
+question gives."""
 
 from __future__ import annotations
 
-from bot.text import names, sentence_spans, split_sentences
+import pytest
+
+from bot.text import asked_head, names, sentence_spans, split_sentences
 
 
 def test_a_stop_without_space_after_it_does_not_end_a_sentence() -> None:
@@ -63,3 +66,20 @@ def test_names_are_capitalised_runs_but_not_words_capitalised_for_opening() -> N
     # A name is never a fragment of an identifier; initials stay one name.
     assert names("Which value does zlib.Z_OK have in Python?") == ["Python"]
     assert names("Where did L.A. Reid work in the U.S.?") == ["L.A. Reid", "U.S"]
+
+
+@pytest.mark.parametrize(
+    ("question", "head"),
+    [
+        ("Which environment variable turns on the debugging messages?", "environment variable"),
+        ("How many failing commands does the tool tolerate?", "failing commands"),
+        ("What is the numeric value of BZ_MAX_UNUSED?", "numeric value"),
+        ("In which byte order are numbers stored?", "byte order"),
+        ("what year did the war end", "year"),
+        ("When was the treaty signed?", ""),
+        ("What does os.loadavg() give on Windows?", ""),
+        ("Is there a size cap on journal files?", ""),
+    ],
+)
+def test_the_phrase_a_question_asks_for(question: str, head: str) -> None:
+    assert asked_head(question) == head
