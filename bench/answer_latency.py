@@ -25,6 +25,7 @@ import numpy as np
 from bot.evals.datasets import load_squad
 from bot.service import build_bot
 from bot.settings import PROJECT_DIR, load_settings
+from bot.text import asked_head
 
 OUT = PROJECT_DIR / "bench" / "results"
 
@@ -56,15 +57,20 @@ def main(argv: list[str]) -> None:
             retrieved = bot.retriever.retrieve(q, None, snap)
             t1 = time.perf_counter()
             bot.extractive.answer(q, retrieved, snap)
+            # The passages are known now, the question is new each time: its parse is not
+            # reused from the first timing.
+            asked_head.cache_clear()
             t2 = time.perf_counter()
             bot.extractive.answer(q, retrieved, snap)
             t3 = time.perf_counter()
+            asked_head.cache_clear()
+            t3b = time.perf_counter()
             bot.ask(q)
             t4 = time.perf_counter()
             timings["retrieval"].append(t1 - t0)
             timings["answer_new"].append(t2 - t1)
             timings["answer_known"].append(t3 - t2)
-            timings["ask_known"].append(t4 - t3)
+            timings["ask_known"].append(t4 - t3b)
     result = {
         "questions": n, "top_k": settings.top_k, "cpus": platform.processor() or "",
         "python": platform.python_version(),

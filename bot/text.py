@@ -282,6 +282,10 @@ _DETERMINERS = frozenset({"the", "a", "an", "many", "much"})
 # Verbs that end a wh-phrase the parser ran on into ("what year did ..."); a participle
 # ("failing commands") stays in it.
 _FINITE = frozenset({"VBZ", "VBP", "VBD", "MD"})
+# The only wh-words that can head a phrase naming the thing asked for: a question without
+# one ("When was it signed?", "Is it free?") is not parsed.
+_ASKS_FOR_A_THING = re.compile(r"\b(which|what|who|whom|whose|how (many|much))\b",
+                               re.IGNORECASE)
 
 
 @lru_cache(maxsize=1024)
@@ -291,6 +295,8 @@ def asked_head(question: str) -> str:
     failing commands ..." "failing commands"), or the phrase right after "what is" or "in
     which" ("What is the numeric value of X?" gives "numeric value"). Empty when the
     question has none ("When was it signed?")."""
+    if not _ASKS_FOR_A_THING.search(question):
+        return ""
     doc = _nlp()(question, disable=["ner"])
     chunks = list(doc.noun_chunks)
     wh = next((t for t in doc if t.tag_ in _WH_TAGS), None)
