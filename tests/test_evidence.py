@@ -358,34 +358,32 @@ def test_no_piece_runs_across_the_paragraphs_of_a_merged_passage() -> None:
     ]
 
 
+def _rows_by_text(bot: Bot, question: str) -> dict[str, np.ndarray]:
+    """Each candidate's feature row for ``question``, by the candidate's text."""
+    snap = bot.store.snapshot()
+    retrieved = bot.retriever.retrieve(question, 5, snap)
+    cands, rows = bot.extractive.scorer.candidates(question, retrieved, snap)
+    return {c.text: rows[i] for i, c in enumerate(cands)}
+
+
 def test_features_see_the_heading_and_what_a_piece_adds_to_the_question(
     make_bot: Callable[..., Bot], tmp_path: Path
 ) -> None:
-    doc = tmp_path / "api.md"
-    doc.write_text(
+    bot = _bot_over(make_bot, tmp_path / "api.md",
         "# Reference\n\n## The Frobnicator\n\n"
         "Returns the number of widgets as an integer. On Windows it always returns zero.\n\n"
         "## Constants\n\n"
         "- WIDGET_LIMIT constant\n- WIDGET_COUNT constant, the count of widgets made so far\n",
-        "utf-8",
     )
-    bot = make_bot()
-    bot.ingest([doc])
     col = {f: i for i, f in enumerate(CANDIDATE_FEATURES)}
 
-    def features(question: str) -> dict[str, np.ndarray]:
-        snap = bot.store.snapshot()
-        retrieved = bot.retriever.retrieve(question, 5, snap)
-        cands, rows = bot.extractive.scorer.candidates(question, retrieved, snap)
-        return {c.text: rows[i] for i, c in enumerate(cands)}
-
-    rows = features("What does the Frobnicator return on Windows?")
+    rows = _rows_by_text(bot, "What does the Frobnicator return on Windows?")
     windows = rows["On Windows it always returns zero."]
     # The name is in the heading the sentence sits under, not in the sentence.
     assert windows[col["names_missing"]] > 0
     assert windows[col["names_missing_ctx"]] == 0
     assert windows[col["lex_heading"]] > 0
-    rows = features("What does the WIDGET_LIMIT constant do?")
+    rows = _rows_by_text(bot, "What does the WIDGET_LIMIT constant do?")
     bare = rows["- WIDGET_LIMIT constant"]
     told = rows["- WIDGET_COUNT constant, the count of widgets made so far"]
     # A line made of the question's own words adds nothing; one that says more does.
@@ -396,22 +394,14 @@ def test_features_see_the_heading_and_what_a_piece_adds_to_the_question(
 def test_features_see_what_the_question_asks_for_and_the_piece_that_restates_it(
     make_bot: Callable[..., Bot], tmp_path: Path
 ) -> None:
-    doc = tmp_path / "server.md"
-    doc.write_text(
+    bot = _bot_over(make_bot, tmp_path / "server.md",
         "# Server\n\n"
         "The browse tool listens for connections from a web browser. "
         "It uses port 8000 unless told otherwise. "
         "Pages are rendered on the fly.\n",
-        "utf-8",
     )
-    bot = make_bot()
-    bot.ingest([doc])
     col = {f: i for i, f in enumerate(CANDIDATE_FEATURES)}
-    question = "Which port does the browse tool listen on?"
-    snap = bot.store.snapshot()
-    retrieved = bot.retriever.retrieve(question, 5, snap)
-    cands, rows = bot.extractive.scorer.candidates(question, retrieved, snap)
-    by_text = {c.text: rows[i] for i, c in enumerate(cands)}
+    by_text = _rows_by_text(bot, "Which port does the browse tool listen on?")
     lead = by_text["The browse tool listens for connections from a web browser."]
     port = by_text["It uses port 8000 unless told otherwise."]
     # "port" is what is asked for: the piece naming it has it, the lead-in does not.
