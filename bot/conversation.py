@@ -19,6 +19,7 @@ _SUBJECT = {"he", "she", "they"}
 _OBJECT = {"him", "them"}
 _POSSESSIVE = {"his", "their", "its", "hers"}
 _NEUTER = {"it"}
+_PLURAL = {"they", "them", "their"}
 _PRONOUN = re.compile(r"\b(he|she|they|him|them|his|their|its|hers|her|it)\b", re.IGNORECASE)
 _ELLIPSIS = re.compile(
     r"^\s*(?:and|what about|how about|and what about|same for|what of)\s+(?P<x>.+?)\s*[?.!]*\s*$",
@@ -32,6 +33,9 @@ _TOPIC = re.compile(
     re.IGNORECASE,
 )
 _QUESTION_WORDS = {"what", "who", "which", "whom", "whose", "where", "when", "how", "why"}
+_SPEAKERS = {"i", "me", "you", "we", "us", "one"}
+# What a name runs on into without a space: "OS" of "OS/390" is no name of its own.
+_COMPOUND = r"[\w/+-]*"
 # Code identifiers a question may be about: snake_case, camelCase, dotted or called names.
 _IDENTIFIER = re.compile(
     r"`([^`]+)`|(?<![\w.-])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:\(\))?)(?![\w-])"
@@ -67,7 +71,7 @@ def topic_of(question: str) -> str | None:
     whole, never a piece of an identifier), else its "who is X" object."""
     named = _identifiers(question) or names(question)
     if named:
-        return named[-1]
+        return _whole(named[-1], question)
     match = _TOPIC.search(question)
     if match:
         topic = (match.group("x") or match.group("y") or match.group("z") or "").strip()
@@ -77,15 +81,36 @@ def topic_of(question: str) -> str | None:
     return None
 
 
-def _referent(question: str) -> str | None:
+def _whole(name: str, text: str) -> str:
+    """``name`` with what it runs on into in ``text`` ("OS" in "MVS or OS/390" gives
+    "OS/390")."""
+    match = re.search(rf"{_COMPOUND}{re.escape(name)}{_COMPOUND}", text)
+    return match.group(0).strip("/+-") if match else name
+
+
+def _referent(question: str, plural: bool = False) -> str | None:
     """What a pronoun of the next question stands for: the topic of ``question``, else its
-    first noun phrase that is more than a pronoun and asks nothing ("a decoder")."""
+    first noun phrase that is more than a pronoun and asks nothing ("a decoder"). A plural
+    pronoun ("they") stands first for a plural noun phrase ("pools" of "What are pools in
+    Ninja?"), else for the same as a singular one (a company, a project)."""
+    if plural:
+        found = _first_phrase(question, plural=True)
+        if found:
+            return found
     topic = topic_of(question)
     if topic:
         return topic
-    for start, end in noun_phrases(question):
+    return _first_phrase(question)
+
+
+def _first_phrase(question: str, plural: bool = False) -> str | None:
+    for start, end in noun_phrases(question, plural):
         phrase = question[start:end]
-        if not _PRONOUN.fullmatch(phrase) and not _QUESTION_WORDS & set(phrase.lower().split()):
+        said = phrase.lower().split()
+        # "I" and "you" are the people talking, never what "it" stands for.
+        if all(w in STOPWORDS or w in _SPEAKERS for w in said):
+            continue
+        if not _PRONOUN.fullmatch(phrase) and not _QUESTION_WORDS & set(said):
             return phrase
     return None
 
@@ -119,10 +144,12 @@ def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
 
     if not _PRONOUN.search(question) or names(question) or _identifiers(question):
         return question
-    subject = _referent(last)
+    said = {m.lower() for m in _PRONOUN.findall(question)}
+    plural = bool(said) and said <= _PLURAL
+    subject = _referent(last, plural)
     if subject is None:
         for turn in reversed(previous[:-1]):
-            subject = _referent(turn)
+            subject = _referent(turn, plural)
             if subject:
                 break
     if subject is None:

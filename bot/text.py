@@ -267,14 +267,20 @@ def _not_for_entities() -> list[str]:
 
 
 @lru_cache(maxsize=1024)
-def noun_phrases(text: str) -> tuple[tuple[int, int], ...]:
-    """Character spans ``(start, end)`` of the noun phrases of ``text`` (spaCy's parser),
-    in order: "the default priority of a magic element" gives the two around "of".
-
-    Cached: a follow-up's condensing and its search context parse the same earlier
-    questions again."""
+def _noun_chunks(text: str) -> tuple[tuple[int, int, bool], ...]:
+    # Cached: a follow-up's condensing and its search context parse the same earlier
+    # questions again.
     doc = _nlp()(text, disable=["ner"])
-    return tuple((chunk.start_char, chunk.end_char) for chunk in doc.noun_chunks)
+    return tuple((chunk.start_char, chunk.end_char, chunk.root.tag_ in ("NNS", "NNPS"))
+                 for chunk in doc.noun_chunks)
+
+
+def noun_phrases(text: str, plural: bool = False) -> tuple[tuple[int, int], ...]:
+    """Character spans ``(start, end)`` of the noun phrases of ``text`` (spaCy's parser),
+    in order: "the default priority of a magic element" gives the two around "of". With
+    ``plural``, only those whose head noun is plural ("pools", "the Beatles")."""
+    return tuple((start, end) for start, end, many in _noun_chunks(text)
+                 if many or not plural)
 
 
 _WH_TAGS = frozenset({"WDT", "WP", "WRB"})

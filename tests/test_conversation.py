@@ -75,3 +75,21 @@ def test_and_before_a_question_of_its_own_resolves_its_pronoun() -> None:
     assert condense("And what is its unit?", history) == (
         "And what is the timeout option of the resolver's unit?"
     )
+
+
+def test_a_pronoun_never_stands_for_the_people_talking_or_a_piece_of_a_name() -> None:
+    history = _turns(("How do I compress a file with a trained dictionary?", "Use -D."))
+    resolved = condense("And how do I decompress a file with it afterwards?", history)
+    assert "with I " not in resolved and "with it" not in resolved
+    history = _turns(("Has zlib been used on mainframes such as MVS or OS/390?", "Yes."))
+    assert condense("Where can it be downloaded?", history) == "Where can OS/390 be downloaded?"
+    assert topic_of("Is it built for Win32/x64?") == "Win32/x64"
+
+
+def test_they_stands_for_a_plural_noun_phrase_before_a_singular_name() -> None:
+    pools = _turns(("What are pools in Ninja?", "Pools limit parallelism."))
+    assert condense("Since which version are they available?", pools) == (
+        "Since which version are pools available?")
+    # With no plural noun phrase, "they" is the organisation or project named.
+    company = _turns(("Who founded Google?", "Larry Page and Sergey Brin."))
+    assert condense("When did they go public?", company) == "When did Google go public?"
