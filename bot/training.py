@@ -421,27 +421,48 @@ def _top1(questions: Sequence[Question], ranked: Sequence[Ranked]) -> float:
                           for q, r in zip(questions, ranked, strict=True) if q.answerable]))
 
 
+def _held_out(
+    questions: Sequence[Question], fold_idx: list[np.ndarray], weights: np.ndarray,
+    fit: Callable[[np.ndarray, np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]],
+) -> list[np.ndarray]:
+    """Each question's candidate probabilities from a model ``fit`` on the other folds
+    (rows, labels, per-row weights), so that no question is scored by a model that saw it."""
+    probs: list[np.ndarray] = [np.zeros(0)] * len(questions)
+    for held in fold_idx:
+        held_set = set(held.tolist())
+        kept = [i for i in range(len(questions)) if i not in held_set]
+        x, y, owner = _stack([questions[i] for i in kept])
+        predict = fit(x, y, weights[kept][owner])
+        for i in held:
+            rows = questions[i].rows
+            probs[i] = predict(rows) if len(rows) else np.zeros(0)
+    return probs
+
+
+def _logistic_fit(seed: int) -> Callable[[np.ndarray, np.ndarray, np.ndarray],
+                                        Callable[[np.ndarray], np.ndarray]]:
+    def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        spec = _fit_logistic(x, y, seed, weight=w)
+        return lambda rows: linear_probabilities(spec, rows)
+    return fit
+
+
 def _choose_document_share(
     questions: Sequence[Question], fold_idx: list[np.ndarray], seed: int, progress: Progress
-) -> tuple[float | None, dict[str, dict[str, float]]]:
+) -> tuple[float | None, dict[str, dict[str, float]], list[np.ndarray]]:
     """The weight share of the document questions (:data:`DOCUMENT_SHARES`) under which
     the candidate model's held-out top-1 is best on average over the two kinds of text,
-    SQuAD's paragraphs and the documents, each counted as much as the other."""
+    SQuAD's paragraphs and the documents, each counted as much as the other; the table of
+    shares tried, and the held-out probabilities under the chosen one."""
     docs = np.asarray([is_document(q) for q in questions])
     if docs.all() or not docs.any():
-        return None, {}
+        return None, {}, _held_out(questions, fold_idx, np.ones(len(questions)),
+                                   _logistic_fit(seed))
     table: dict[str, dict[str, float]] = {}
-    best, best_score = None, -1.0
+    best, best_score, best_probs = None, -1.0, list[np.ndarray]()
     for share in DOCUMENT_SHARES:
-        weights = document_weights(questions, share)
-        probs: list[np.ndarray] = [np.zeros(0)] * len(questions)
-        for held in fold_idx:
-            held_set = set(held.tolist())
-            kept = [i for i in range(len(questions)) if i not in held_set]
-            x, y, owner = _stack([questions[i] for i in kept])
-            spec = _fit_logistic(x, y, seed, weight=weights[kept][owner])
-            for i in held:
-                probs[i] = linear_probabilities(spec, questions[i].rows)
+        probs = _held_out(questions, fold_idx, document_weights(questions, share),
+                          _logistic_fit(seed))
         by_kind = {
             kind: float(np.mean([_top_right(questions[i], probs[i])
                                  for i in range(len(questions))
@@ -453,8 +474,8 @@ def _choose_document_share(
         progress(f"document share {share}: held-out top-1 squad {by_kind['squad']:.3f}, "
                  f"documents {by_kind['documents']:.3f}")
         if score > best_score:
-            best, best_score = share, score
-    return best, table
+            best, best_score, best_probs = share, score, probs
+    return best, table, best_probs
 
 
 def _answer_metrics(
@@ -513,24 +534,16 @@ def train(
     oof: dict[str, list[np.ndarray]] = {}
     per_fold: dict[str, list[float]] = {}
     answerable = [i for i, q in enumerate(questions) if q.answerable]
-    share, shares_report = _choose_document_share(questions, fold_idx, seed, progress)
+    share, shares_report, logistic = _choose_document_share(questions, fold_idx, seed,
+                                                             progress)
     report["document_share"] = {"chosen": share, "tried": shares_report}
     weights = document_weights(questions, share)
     for name in ("logistic", "boosted") if compare else ("logistic",):
-        probs: list[np.ndarray] = [np.zeros(0)] * len(questions)
-        for held in fold_idx:
-            held_set = set(held.tolist())
-            kept = [i for i in range(len(questions)) if i not in held_set]
-            x, y, owner = _stack([questions[i] for i in kept])
-            if name == "logistic":
-                spec = _fit_logistic(x, y, seed, weight=weights[kept][owner])
-                for i in held:
-                    probs[i] = linear_probabilities(spec, questions[i].rows)
-            else:
-                model = _Boosted(seed).fit(x, y, weights[kept][owner])
-                for i in held:
-                    rows_i = questions[i].rows
-                    probs[i] = model.predict(rows_i) if len(rows_i) else np.zeros(0)
+        # The logistic model's held-out probabilities under the chosen share are those the
+        # choice already computed.
+        probs = logistic if name == "logistic" else _held_out(
+            questions, fold_idx, weights,
+            lambda x, y, w: _Boosted(seed).fit(x, y, w).predict)
         oof[name] = probs
         per_fold[name] = [
             float(np.mean([_top_right(questions[i], probs[i])
