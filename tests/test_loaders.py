@@ -201,24 +201,34 @@ def test_markdown_html_blocks_read_as_the_rendered_page_shows_them(tmp_path: Pat
         "<table>\n  <tr>\n    <th>Constant</th>\n    <th>Description</th>\n  </tr>\n"
         "  <tr>\n    <td><code>SIGWINCH</code></td>\n"
         "    <td>Sent to a process when the controlling terminal has changed its size.</td>\n"
+        "  </tr>\n  <tr>\n    <td><code>SIGHUP</code></td>\n"
+        "    <td>Sent to indicate when a console window is closed.</td>\n"
         "  </tr>\n</table>\n\n"
         "<details><summary>Notes</summary>Only on <b>POSIX</b>.</details>\n\n"
-        "## Later\n\nText after the table.\n",
+        "## Later\n\nText after the table.\n\n"
+        "<table><tr><th>Flag</th><th>Use</th></tr><tr><td>-k</td><td>keep</td></tr></table>\n",
         encoding="utf-8",
     )
     doc = load(path)
     assert doc.title == "OS"
     assert "<t" not in doc.text and "logo" not in doc.text
-    assert _texts(doc, "table") == [
-        "Constant: SIGWINCH; Description: Sent to a process when the controlling terminal "
-        "has changed its size."]
+    winch = ("Constant: SIGWINCH; Description: Sent to a process when the controlling "
+             "terminal has changed its size.")
+    hup = "Constant: SIGHUP; Description: Sent to indicate when a console window is closed."
+    assert _texts(doc, "table") == [f"{winch}\n\n\n\n{hup}", "Flag: -k; Use: keep"]
     assert "Notes Only on POSIX." in _texts(doc)
     locations = _locations(doc, size=120)
-    # A rendered row is found by the lines of its markup; every line after keeps its number.
-    assert locations["Constant: SIGWINCH; Description: Sent to a process when the controlling "
-                     "terminal has changed its size."] == "lines 9-18, OS > Signal constants"
-    assert locations["Text after the table."] == "line 24, OS > Later"
-    assert path.read_text("utf-8").split("\n")[23] == "Text after the table."
+    lines = path.read_text("utf-8").split("\n")
+    # Each row of an HTML table is cited by the line of its first cell.
+    assert locations[winch] == "line 15, OS > Signal constants"
+    assert "SIGWINCH" in lines[14]
+    assert locations[hup] == "line 19, OS > Signal constants"
+    assert "SIGHUP" in lines[18]
+    # Every line after keeps its number.
+    assert locations["Text after the table."] == "line 28, OS > Later"
+    assert lines[27] == "Text after the table."
+    # Rows that share a line are found by the lines of the whole markup.
+    assert locations["Flag: -k; Use: keep"] == "line 30, OS > Later"
 
 def test_rst_titles_paragraphs_and_literal_blocks(tmp_path: Path) -> None:
     path = tmp_path / "manual.rst"
@@ -467,6 +477,55 @@ def test_pdf_lines_running_on_into_the_next_are_no_headings(tmp_path: Path) -> N
             "cycle of the clock, so the loop is unrolled.") in paragraphs
     assert ("A novel method of computing the checksum processes several blocks of the message "
             "at once and combines their results at the end.") in paragraphs
+
+
+def test_pdf_printed_from_a_web_page_with_more_code_than_prose(tmp_path: Path) -> None:
+    """As a browser prints a reference page: white boxes filling the page, identifiers as
+    headings in a monospaced face, shaded code blocks holding more text than the prose."""
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "lints.pdf"
+    pdf = canvas.Canvas(str(path))
+    pdf.setFillColorRGB(1, 1, 1)
+    pdf.rect(20, 20, 555, 780, stroke=0, fill=1)
+    pdf.rect(20, 10, 556, 810, stroke=0, fill=1)
+    pdf.setFillColorRGB(0, 0, 0)
+    y = 780.0
+
+    def put(texts: list[str], font: str, size: int, gap: float = 10) -> None:
+        nonlocal y
+        if font == "Courier" and size < 12:
+            pdf.setFillColorRGB(0.96, 0.96, 0.96)
+            pdf.rect(60, y - 13 * len(texts) + 9, 480, 13 * len(texts) + 2, stroke=0, fill=1)
+            pdf.setFillColorRGB(0, 0, 0)
+        pdf.setFont(font, size)
+        for text in texts:
+            pdf.drawString(72, y, text)
+            y -= size + 3
+        y -= gap
+
+    put(["Lints"], "Helvetica-Bold", 24)
+    put(["The tool has lints that check the documentation you write."], "Helvetica", 12)
+    for name in ("broken_links", "missing_docs"):
+        put([name], "Courier", 18)
+        put([f"This lint warns by default. It detects a {name.replace('_', ' ')} problem",
+             "in the examples of the documentation that is built."], "Helvetica", 12)
+        put([f"#![warn({name})] // warn about it in every crate of the workspace",
+             "/// An example that the lint reports when it is built with the tool.",
+             "pub fn example_function_with_a_long_name_for_the_test() {}",
+             "warning: the lint found a problem in the example above this line"],
+            "Courier", 10)
+    pdf.showPage()
+    pdf.save()
+    doc = load(path)
+    assert _texts(doc, "heading") == ["Lints", "broken_links", "missing_docs"]
+    assert not _texts(doc, "table")
+    assert ("This lint warns by default. It detects a missing docs problem in the examples "
+            "of the documentation that is built.") in _texts(doc)
+    assert len(_texts(doc, "code")) == 2
+    chunk = next(c for c in chunk_document(doc, "lints.pdf", 800, 0)
+                 if "missing docs problem" in c.text)
+    assert chunk.heading.endswith("Lints > missing_docs")
 
 
 def test_pdf_keeps_page_numbers(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from bs4.element import NavigableString, Tag
 from bot.loaders.base import Builder, LoadedDocument, LoaderError, table_lines
 from bot.loaders.plain import decode_text
 
-_HEADINGS = {f"h{i}": i for i in range(1, 7)}
+HEADINGS = {f"h{i}": i for i in range(1, 7)}
 # Elements whose content is never shown as text.
 _NOT_SHOWN = {
     "script", "style", "noscript", "template", "head", "svg", "iframe", "object", "button",
@@ -79,7 +79,7 @@ def add_html(builder: Builder, markup: str) -> str:
             if unit is not None:
                 flush()
                 kind, text = unit
-                level = _HEADINGS.get(name, 1)
+                level = HEADINGS.get(name, 1)
                 builder.add(text.rstrip(_ANCHORS) if kind == "heading" else text, kind, level)
                 continue
             block = name in _BLOCKS
@@ -105,18 +105,18 @@ def hidden(tag: Tag) -> bool:
 
 def _unit(tag: Tag, name: str) -> tuple[str, str] | None:
     """A heading, code block, data table or list: the kind and text of the whole element."""
-    if name in _HEADINGS:
+    if name in HEADINGS:
         return "heading", inline_text(tag)
     if name == "pre":
         return "code", "".join(_strings(tag, blocks=False))
-    if name == "table" and not _holds(tag, {"table", "pre", *_HEADINGS}):
+    if name == "table" and not _holds(tag, {"table", "pre", *HEADINGS}):
         rows = [
             [inline_text(cell) for cell in row.find_all(["td", "th"], recursive=False)]
             for row in tag.find_all("tr")
             if not hidden(row)
         ]
         return "table", "\n".join(table_lines(rows))
-    if name in {"ul", "ol"} and not _holds(tag, {"table", "pre", "p", "div", *_HEADINGS}):
+    if name in {"ul", "ol"} and not _holds(tag, {"table", "pre", "p", "div", *HEADINGS}):
         return "list", "\n".join(_list_lines(tag, 0))
     return None
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from bot.loaders.base import Block, Builder, LoadedDocument, row_text, table_lines
-from bot.loaders.html import add_html
+from bot.loaders.html import HEADINGS, add_html, hidden, inline_text
 from bot.loaders.plain import decode_text
 
 # Token types that open a unit kept whole, with the block kind it becomes.
@@ -96,6 +97,9 @@ def markdown_document(text: str) -> LoadedDocument:
 
 def _shown(markup: str) -> LoadedDocument:
     """What a reader sees of an HTML block, in no more lines than its markup takes."""
+    table = _html_table(markup)
+    if table is not None:
+        return table
     builder = Builder()
     add_html(builder, markup)
     shown = builder.build("")
@@ -116,6 +120,36 @@ def _rows(tokens: list[Token], first: int, markup: str) -> LoadedDocument:
             rows.append((tok.map[0] - first, []))
         elif tok.type == "inline" and rows:
             rows[-1][1].append(_visible(tok))
+    return _rows_on_lines(rows, markup)
+
+
+def _html_table(markup: str) -> LoadedDocument | None:
+    """An HTML block that is one data table, as its rows (:func:`row_text`), each on the
+    line of the file where its first cell is written, so that a row is cited by its own
+    line. None for any other block, or a table whose rows share a line."""
+    soup = BeautifulSoup(markup, "html.parser")
+    tables = soup.find_all("table")
+    if len(tables) != 1 or hidden(tables[0]) or tables[0].find(["table", "pre", *HEADINGS]):
+        return None
+    table = tables[0]
+    table.extract()
+    if soup.get_text().strip():  # text beside the table: rendered as a whole below
+        return None
+    rows: list[tuple[int, list[str]]] = []
+    for tr in table.find_all("tr"):
+        cells = tr.find_all(["td", "th"], recursive=False)
+        if hidden(tr) or not cells:
+            continue
+        where = next((c for c in cells if c.get_text().strip()), tr).sourceline
+        if where is None or (rows and where - 1 <= rows[-1][0]):
+            return None
+        rows.append((where - 1, [inline_text(cell) for cell in cells]))
+    return _rows_on_lines(rows, markup) if rows else None
+
+
+def _rows_on_lines(rows: list[tuple[int, list[str]]], markup: str) -> LoadedDocument:
+    """Table ``rows``, each ``(line index in markup, cells)``, the first the header, laid
+    out on the lines of ``markup``: blank lines between them."""
     header = rows[0][1] if rows else []
     lines = [""] * (markup.count("\n") + 1)
     for n, cells in rows[1:]:

@@ -108,8 +108,12 @@ def _page_items(page: Any) -> tuple[float, list[_Line | _Table]]:
     from pdfplumber.utils import chars_to_textmap
 
     page = page.dedupe_chars()
-    tables = page.find_tables()
-    boxes = [t.bbox for t in tables]
+    # A "table" of one column is a box drawn around text (a page background, a shaded
+    # code block), not rows of data: its text is read as lines.
+    extracted = [(t, t.extract()) for t in page.find_tables()]
+    tables = [(t, rows) for t, rows in extracted
+              if any(sum(1 for cell in row if cell and cell.strip()) >= 2 for row in rows)]
+    boxes = [t.bbox for t, _ in tables]
 
     def outside(obj: dict[str, Any]) -> bool:
         return not any(
@@ -138,8 +142,8 @@ def _page_items(page: Any) -> tuple[float, list[_Line | _Table]]:
             bold=all("bold" in str(c.get("fontname", "")).lower() for c in chars),
             mono=all(_mono(c) for c in chars),
         ))
-    for table in tables:
-        rows = [[cell or "" for cell in row] for row in table.extract()]
+    for table, cells in tables:
+        rows = [[cell or "" for cell in row] for row in cells]
         if table_text := table_lines(rows):
             items.append(_Table(top=table.bbox[1], lines=table_text))
     items.sort(key=lambda item: item.top)
@@ -282,9 +286,12 @@ def _paragraphs(pages: list[tuple[float, list[_Line | _Table]]]) -> list[_Para]:
     lines = [i for _, items in pages for i in items if isinstance(i, _Line)]
     if not lines:
         return []
-    # The body text size: the size most of the text is set in.
+    # The body text size: the size most of the prose is set in. Code is left out: a manual
+    # of examples may hold more code than prose, set smaller, and its prose would then
+    # all look like headings.
+    prose = [ln for ln in lines if not ln.mono] or lines
     weights: Counter[float] = Counter()
-    for line in lines:
+    for line in prose:
         weights[round(line.size * 2) / 2] += len(line.text)
     body = weights.most_common(1)[0][0]
     bigger = sorted({round(ln.size * 2) / 2 for ln in lines if ln.size >= body * 1.12},
@@ -314,9 +321,12 @@ def _paragraphs(pages: list[tuple[float, list[_Line | _Table]]]) -> list[_Para]:
                 and not _breaks(item, after, usual, body, margin)
                 and (after.text[:1].islower() or item.text.endswith("-"))
             )
-            level = 0 if item.mono else _heading_level(item, body, bigger, continued)
+            # A line in a monospaced face is code, unless it is set in a heading's size
+            # (an API reference titles each entry with its identifier).
+            code = item.mono and round(item.size * 2) / 2 not in bigger
+            level = 0 if code else _heading_level(item, body, bigger, continued)
             current = paras[-1] if paras else None
-            if item.mono:
+            if code:
                 # Lines of code stay lines, one block for a run of them.
                 if current is not None and current.kind == "code" and (
                     (current.last_page == number - 1 and prev is None)
