@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot import citations as markers
 from bot.text import STOPWORDS, names, noun_phrases
 
 Turn = Mapping[str, Any]
@@ -32,6 +33,12 @@ _TOPIC = re.compile(
     r"support|handle|use)\b",
     re.IGNORECASE,
 )
+# "that variable", "this port": a thing the conversation named, singular.
+_DEMONSTRATIVE = re.compile(r"\b(that|this)\s+([a-z][a-z-]*[a-z])\b", re.IGNORECASE)
+# What opens a noun phrase without naming anything: articles, demonstratives, possessives,
+# question words.
+_DETERMINERS = {"the", "a", "an", "this", "that", "its", "his", "her", "their", "our",
+                "your", "my", "which", "what", "whose"}
 _QUESTION_WORDS = {"what", "who", "which", "whom", "whose", "where", "when", "how", "why"}
 _SPEAKERS = {"i", "me", "you", "we", "us", "one"}
 # What a name runs on into without a space: "OS" of "OS/390" is no name of its own.
@@ -142,7 +149,10 @@ def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
             return re.sub(re.escape(old_subject), new_subject, last, count=1, flags=re.IGNORECASE)
         return question
 
-    if not _PRONOUN.search(question) or names(question) or _identifiers(question):
+    if names(question) or _identifiers(question):
+        return question
+    question = _demonstratives(question, [_last_answer(history), last])
+    if not _PRONOUN.search(question):
         return question
     said = {m.lower() for m in _PRONOUN.findall(question)}
     plural = bool(said) and said <= _PLURAL
@@ -155,6 +165,31 @@ def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
     if subject is None:
         return question
     return _substitute(question, subject)
+
+
+def _last_answer(history: Sequence[Turn]) -> str:
+    """The reply after the last user turn, without its citation markers ("" if none)."""
+    replies = [c for r, c in map(_content, history[_index_of_last_user(history):])
+               if r == "assistant"]
+    return markers.strip(replies[-1]).replace("*", "") if replies else ""
+
+
+def _demonstratives(question: str, earlier: Sequence[str]) -> str:
+    """``question`` with "that variable" (or "this port") made the phrase of the nearest
+    earlier text (the last reply first, then the last question) whose head is that same
+    noun and which says more than the noun: "the deps variable", "its pid parameter". A
+    demonstrative with no such phrase is left as it is."""
+    def replace(match: re.Match[str]) -> str:
+        noun = match.group(2).lower()
+        for text in earlier:
+            for start, end in noun_phrases(text) if text else ():
+                said = text[start:end].split()
+                rest = said[1:] if said[0].lower() in _DETERMINERS else said
+                if len(rest) > 1 and rest[-1].lower() == noun:
+                    return "the " + " ".join(rest)
+        return match.group(0)
+
+    return _DEMONSTRATIVE.sub(replace, question)
 
 
 def context_of(standalone: str, history: Sequence[Turn]) -> str:

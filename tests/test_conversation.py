@@ -93,3 +93,24 @@ def test_they_stands_for_a_plural_noun_phrase_before_a_singular_name() -> None:
     # With no plural noun phrase, "they" is the organisation or project named.
     company = _turns(("Who founded Google?", "Larry Page and Sergey Brin."))
     assert condense("When did they go public?", company) == "When did Google go public?"
+
+
+def test_that_noun_stands_for_the_phrase_of_the_last_reply_with_that_head() -> None:
+    history = _turns(("Which setting picks the log folder?",
+                      "The log_dir option picks it [1], and **the default** is /var/log [2]."))
+    assert condense("Can that option point at a network share?", history) == (
+        "Can the log_dir option point at a network share?")
+    # The reply names nothing with that head: the question's own phrase is taken.
+    history = _turns(("What happens when the upload queue is full?",
+                      "New files wait until one finishes."))
+    assert condense("How long can that queue get?", history) == (
+        "How long can the upload queue get?")
+    # Nothing earlier has that head, or only the bare noun: left as asked.
+    history = _turns(("Why was the project renamed?", "It was first named Tern."))
+    assert condense("Who chose that name?", history) == "Who chose that name?"
+    history = _turns(("What is a cache?", "A cache keeps recent blocks."))
+    assert condense("Is that cache shared?", history) == "Is that cache shared?"
+    # "that" opening a clause is no demonstrative.
+    history = _turns(("Which port does the viewer listen on?", "Port 8000."))
+    assert condense("Is it true that ports are reused?", history).endswith(
+        "that ports are reused?")
