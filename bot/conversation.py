@@ -95,29 +95,35 @@ def _whole(name: str, text: str) -> str:
     return match.group(0).strip("/+-") if match else name
 
 
-def _referent(question: str, plural: bool = False) -> str | None:
+def _referent(question: str, plural: bool = False, said: str = "") -> str | None:
     """What a pronoun of the next question stands for: the topic of ``question``, else its
     first noun phrase that is more than a pronoun and asks nothing ("a decoder"). A plural
     pronoun ("they") stands first for a plural noun phrase ("pools" of "What are pools in
     Ninja?"), else for the same as a singular one (a company, a project)."""
     if plural:
-        found = _first_phrase(question, plural=True)
+        found = _first_phrase(question, plural=True, said=said)
         if found:
             return found
     topic = topic_of(question)
     if topic:
         return topic
-    return _first_phrase(question)
+    return _first_phrase(question, said=said)
 
 
-def _first_phrase(question: str, plural: bool = False) -> str | None:
+def _first_phrase(question: str, plural: bool = False, said: str = "") -> str | None:
+    """The first noun phrase of ``question`` a pronoun can stand for; none that the
+    follow-up ``said`` itself repeats ("a file" in "How do I decompress a file with it?"
+    after "How do I compress a file with a dictionary?": "it" is the dictionary)."""
+    repeated = {w.lower() for w in re.findall(r"\w+", said)}
     for start, end in noun_phrases(question, plural):
         phrase = question[start:end]
-        said = phrase.lower().split()
+        words = phrase.lower().split()
         # "I" and "you" are the people talking, never what "it" stands for.
-        if all(w in STOPWORDS or w in _SPEAKERS for w in said):
+        if all(w in STOPWORDS or w in _SPEAKERS for w in words):
             continue
-        if not _PRONOUN.fullmatch(phrase) and not _QUESTION_WORDS & set(said):
+        if all(w in STOPWORDS or w in repeated for w in re.findall(r"\w+", phrase.lower())):
+            continue
+        if not _PRONOUN.fullmatch(phrase) and not _QUESTION_WORDS & set(words):
             return phrase
     return None
 
@@ -156,10 +162,10 @@ def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
         return question
     said = {m.lower() for m in _PRONOUN.findall(question)}
     plural = bool(said) and said <= _PLURAL
-    subject = _referent(last, plural)
+    subject = _referent(last, plural, question)
     if subject is None:
         for turn in reversed(previous[:-1]):
-            subject = _referent(turn, plural)
+            subject = _referent(turn, plural, question)
             if subject:
                 break
     if subject is None:

@@ -114,3 +114,9 @@ def test_that_noun_stands_for_the_phrase_of_the_last_reply_with_that_head() -> N
     history = _turns(("Which port does the viewer listen on?", "Port 8000."))
     assert condense("Is it true that ports are reused?", history).endswith(
         "that ports are reused?")
+
+
+def test_a_pronoun_never_stands_for_a_phrase_the_follow_up_repeats() -> None:
+    history = _turns(("How do I sign a package with a hardware key?", "Use --key."))
+    assert condense("And how do I verify a package with it?", history) == (
+        "And how do I verify a package with a hardware key?")
