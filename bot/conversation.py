@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot import citations as markers
-from bot.text import STOPWORDS, names, noun_phrases
+from bot.text import STOPWORDS, asked_head, names, noun_phrases
 
 Turn = Mapping[str, Any]
 
@@ -39,6 +39,8 @@ _DEMONSTRATIVE = re.compile(r"\b(that|this)\s+([a-z][a-z-]*[a-z])\b", re.IGNOREC
 # question words.
 _DETERMINERS = {"the", "a", "an", "this", "that", "its", "his", "her", "their", "our",
                 "your", "my", "which", "what", "whose"}
+_WHICH = re.compile(r"^\W*(?:and\s+)?(?:which|what)\s+(?!(?:is|are|was|were|does|do|did)\b)",
+                    re.IGNORECASE)
 _QUESTION_WORDS = {"what", "who", "which", "whom", "whose", "where", "when", "how", "why"}
 _SPEAKERS = {"i", "me", "you", "we", "us", "one"}
 # What a name runs on into without a space: "OS" of "OS/390" is no name of its own.
@@ -162,7 +164,8 @@ def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
         return question
     said = {m.lower() for m in _PRONOUN.findall(question)}
     plural = bool(said) and said <= _PLURAL
-    subject = _referent(last, plural, question)
+    subject = None if plural else _answered(last, _last_answer(history))
+    subject = subject or _referent(last, plural, question)
     if subject is None:
         for turn in reversed(previous[:-1]):
             subject = _referent(turn, plural, question)
@@ -180,22 +183,36 @@ def _last_answer(history: Sequence[Turn]) -> str:
     return markers.strip(replies[-1]).replace("*", "") if replies else ""
 
 
+def _headed(noun: str, earlier: Sequence[str]) -> str | None:
+    """The first noun phrase of the first of ``earlier`` that has one headed by ``noun``
+    and saying more than it ("the deps variable" for "variable"), with "the" for its
+    determiner."""
+    for text in earlier:
+        for start, end in noun_phrases(text) if text else ():
+            said = text[start:end].split()
+            rest = said[1:] if said[0].lower() in _DETERMINERS else said
+            if len(rest) > 1 and rest[-1].lower() == noun.lower():
+                return "the " + " ".join(rest)
+    return None
+
+
 def _demonstratives(question: str, earlier: Sequence[str]) -> str:
     """``question`` with "that variable" (or "this port") made the phrase of the nearest
     earlier text (the last reply first, then the last question) whose head is that same
     noun and which says more than the noun: "the deps variable", "its pid parameter". A
     demonstrative with no such phrase is left as it is."""
     def replace(match: re.Match[str]) -> str:
-        noun = match.group(2).lower()
-        for text in earlier:
-            for start, end in noun_phrases(text) if text else ():
-                said = text[start:end].split()
-                rest = said[1:] if said[0].lower() in _DETERMINERS else said
-                if len(rest) > 1 and rest[-1].lower() == noun:
-                    return "the " + " ".join(rest)
-        return match.group(0)
+        return _headed(match.group(2), earlier) or match.group(0)
 
     return _DEMONSTRATIVE.sub(replace, question)
+
+
+def _answered(question: str, reply: str) -> str | None:
+    """What a "which X" question was answered with, when the reply names it as an X ("the
+    clean tool" for "Which tool removes built files?"): a pronoun of the next question
+    stands for the answer, not for a phrase of the question."""
+    head = asked_head(question) if _WHICH.match(question) else ""
+    return _headed(head.split()[-1], [reply]) if head else None
 
 
 def context_of(standalone: str, history: Sequence[Turn]) -> str:

@@ -120,3 +120,13 @@ def test_a_pronoun_never_stands_for_a_phrase_the_follow_up_repeats() -> None:
     history = _turns(("How do I sign a package with a hardware key?", "Use --key."))
     assert condense("And how do I verify a package with it?", history) == (
         "And how do I verify a package with a hardware key?")
+
+
+def test_it_after_a_which_question_stands_for_what_the_reply_named() -> None:
+    history = _turns(("Which option turns on the page cache?",
+                      "The cache_pages option turns it on [1]."))
+    assert condense("Is it enabled by default?", history) == (
+        "Is the cache_pages option enabled by default?")
+    # A reply that names nothing of the kind asked for leaves the pronoun to the question.
+    history = _turns(("Which planet has the largest moon?", "That is listed in table 2."))
+    assert condense("How big is it?", history) == "How big is the largest moon?"
