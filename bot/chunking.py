@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # The version of what the loaders and the chunker make of a file, and of the text a passage
 # is searched by (its heading path): a change to either that alters passages or
 # their vectors raises it, and ingest then redoes every file stored under the old one.
-PASSAGE_VERSION = 3
+PASSAGE_VERSION = 4
 # Longest repeated block that is merged anyway: a label, not a paragraph worth citing alone.
 _SCRAP = 80
 # What may lie between two merged blocks: space, and the fences of a Markdown code block.
