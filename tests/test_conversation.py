@@ -130,3 +130,10 @@ def test_it_after_a_which_question_stands_for_what_the_reply_named() -> None:
     # A reply that names nothing of the kind asked for leaves the pronoun to the question.
     history = _turns(("Which planet has the largest moon?", "That is listed in table 2."))
     assert condense("How big is it?", history) == "How big is the largest moon?"
+
+
+def test_an_elliptical_follow_up_can_ask_about_another_option() -> None:
+    history = _turns(("What does --dry-run do in the installer?", "It prints the steps."))
+    assert condense("And --force?", history) == "What does --force do in the installer?"
+    history = _turns(("What does the -v flag of the archiver do?", "It lists files."))
+    assert condense("What about -q?", history) == "What does the -q flag of the archiver do?"
