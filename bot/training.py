@@ -240,74 +240,6 @@ def _fit_logistic(
             "coef": model.coef_[0].tolist(), "intercept": float(model.intercept_[0])}
 
 
-class RankingObjective:
-    """The loss of a logistic candidate model that is also rewarded for ranking a right
-    candidate first among its question's, with its gradient, on standardised rows ``z``
-    (a last column of ones for the intercept): the logistic loss of every row, plus
-    ``listwise`` times, for each question with a right candidate, the softmax loss of its
-    right candidates against all of its candidates, plus an L2 penalty as scikit-learn's
-    ``C=1``. The rows of a question are contiguous in ``owner``; a question weighs what its
-    rows weigh."""
-
-    def __init__(self, z: np.ndarray, y: np.ndarray, owner: np.ndarray, weight: np.ndarray,
-                 listwise: float) -> None:
-        self.z, self.y, self.weight = z, y.astype(np.float64), weight
-        new = np.r_[True, owner[1:] != owner[:-1]]
-        self.starts = np.flatnonzero(new)
-        self.seg = np.cumsum(new) - 1
-        self.right = y.astype(bool)
-        self.ranked = np.logical_or.reduceat(self.right, self.starts)
-        self.q_weight = np.where(self.ranked, weight[self.starts], 0.0) * listwise
-
-    def __call__(self, w: np.ndarray) -> tuple[float, np.ndarray]:
-        from scipy.special import expit
-
-        s = self.z @ w
-        p = expit(s)
-        y, seg, starts, right = self.y, self.seg, self.starts, self.right
-        eps = 1e-12
-        value = float(np.sum(self.weight * -(y * np.log(p + eps)
-                                             + (1 - y) * np.log(1 - p + eps))))
-        grad_s = self.weight * (p - y)
-        # Per question, log-sum-exp over all its candidates and over its right ones.
-        top = np.maximum.reduceat(s, starts)
-        total = np.log(np.add.reduceat(np.exp(s - top[seg]), starts)) + top
-        top_ok = np.where(self.ranked,
-                          np.maximum.reduceat(np.where(right, s, -np.inf), starts), 0.0)
-        kept = np.add.reduceat(np.where(right, np.exp(s - top_ok[seg]), 0.0), starts)
-        good = np.log(np.maximum(kept, 1e-300)) + top_ok
-        value += float(np.sum(self.q_weight * (total - good)))
-        want = np.where(right, np.exp(s - good[seg]), 0.0)
-        grad_s += self.q_weight[seg] * (np.exp(s - total[seg]) - want)
-        grad = self.z.T @ grad_s
-        # No penalty on the intercept, as in scikit-learn.
-        value += 0.5 * float(w[:-1] @ w[:-1])
-        grad[:-1] += w[:-1]
-        return value, grad
-
-
-def _fit_ranking(
-    x: np.ndarray, y: np.ndarray, owner: np.ndarray, seed: int, weight: np.ndarray,
-    listwise: float,
-) -> dict[str, Any]:
-    """The candidate model minimising :class:`RankingObjective` (0: the plain logistic
-    fit). The pointwise term keeps the probabilities meaning "this piece holds the
-    answer", which the answer model reads; the listwise term spends the fit on what the
-    answer quotes: the best piece."""
-    from scipy.optimize import minimize
-
-    if not listwise:
-        return _fit_logistic(x, y, seed, weight=weight)
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale == 0] = 1.0
-    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
-    found = minimize(RankingObjective(z, y, owner, weight, listwise), np.zeros(z.shape[1]),
-                     jac=True, method="L-BFGS-B", options={"maxiter": 1000})
-    return {"mean": mean.tolist(), "scale": scale.tolist(),
-            "coef": found.x[:-1].tolist(), "intercept": float(found.x[-1])}
-
-
 class _Boosted:
     """Gradient-boosted trees, the comparison model."""
 
@@ -489,86 +421,61 @@ def _top1(questions: Sequence[Question], ranked: Sequence[Ranked]) -> float:
                           for q, r in zip(questions, ranked, strict=True) if q.answerable]))
 
 
-# A candidate model fitting: (rows, labels, per-row weights, each row's question) to a
-# function giving the probabilities of new rows.
-Fit = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-               Callable[[np.ndarray], np.ndarray]]
-
-
 def _held_out(
-    questions: Sequence[Question], fold_idx: list[np.ndarray], weights: np.ndarray, fit: Fit,
+    questions: Sequence[Question], fold_idx: list[np.ndarray], weights: np.ndarray,
+    fit: Callable[[np.ndarray, np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]],
 ) -> list[np.ndarray]:
-    """Each question's candidate probabilities from a model ``fit`` on the other folds,
-    so that no question is scored by a model that saw it."""
+    """Each question's candidate probabilities from a model ``fit`` on the other folds
+    (rows, labels, per-row weights), so that no question is scored by a model that saw it."""
     probs: list[np.ndarray] = [np.zeros(0)] * len(questions)
     for held in fold_idx:
         held_set = set(held.tolist())
         kept = [i for i in range(len(questions)) if i not in held_set]
         x, y, owner = _stack([questions[i] for i in kept])
-        predict = fit(x, y, weights[kept][owner], owner)
+        predict = fit(x, y, weights[kept][owner])
         for i in held:
             rows = questions[i].rows
             probs[i] = predict(rows) if len(rows) else np.zeros(0)
     return probs
 
 
-def _ranking_fit(seed: int, listwise: float) -> Fit:
-    def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray,
-            owner: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-        spec = _fit_ranking(x, y, owner, seed, w, listwise)
+def _logistic_fit(seed: int) -> Callable[[np.ndarray, np.ndarray, np.ndarray],
+                                        Callable[[np.ndarray], np.ndarray]]:
+    def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        spec = _fit_logistic(x, y, seed, weight=w)
         return lambda rows: linear_probabilities(spec, rows)
     return fit
 
 
-# Weights of the listwise term of the candidate model's fit (see _fit_ranking) tried on the
-# held-out folds; 0 is the plain logistic fit.
-LISTWISE_WEIGHTS = (0.0, 1.0, 3.0, 10.0)
-
-
-def _choose_fitting(
+def _choose_document_share(
     questions: Sequence[Question], fold_idx: list[np.ndarray], seed: int, progress: Progress
-) -> tuple[float | None, float, dict[str, dict[str, dict[str, float]]], list[np.ndarray]]:
-    """How the candidate model is fitted: the weight share of the document questions
-    (:data:`DOCUMENT_SHARES`, plain logistic fits), then the weight of the listwise term
-    (:data:`LISTWISE_WEIGHTS`, under the chosen share), each the one under which held-out
-    top-1 is best on average over the two kinds of text, SQuAD's paragraphs and the
-    documents, each counted as much as the other. Returns both choices, the table of what
-    was tried, and the held-out probabilities of the chosen fitting."""
+) -> tuple[float | None, dict[str, dict[str, float]], list[np.ndarray]]:
+    """The weight share of the document questions (:data:`DOCUMENT_SHARES`) under which
+    the candidate model's held-out top-1 is best on average over the two kinds of text,
+    SQuAD's paragraphs and the documents, each counted as much as the other; the table of
+    shares tried, and the held-out probabilities under the chosen one."""
     docs = np.asarray([is_document(q) for q in questions])
-    mixed = docs.any() and not docs.all()
-    table: dict[str, dict[str, dict[str, float]]] = {"document_share": {}, "listwise": {}}
-
-    def score(probs: list[np.ndarray]) -> tuple[float, dict[str, float]]:
-        kinds = (("squad", False), ("documents", True)) if mixed else (("all", bool(docs[0])),)
+    if docs.all() or not docs.any():
+        return None, {}, _held_out(questions, fold_idx, np.ones(len(questions)),
+                                   _logistic_fit(seed))
+    table: dict[str, dict[str, float]] = {}
+    best, best_score, best_probs = None, -1.0, list[np.ndarray]()
+    for share in DOCUMENT_SHARES:
+        probs = _held_out(questions, fold_idx, document_weights(questions, share),
+                          _logistic_fit(seed))
         by_kind = {
             kind: float(np.mean([_top_right(questions[i], probs[i])
                                  for i in range(len(questions))
                                  if questions[i].answerable and docs[i] == is_doc]))
-            for kind, is_doc in kinds
+            for kind, is_doc in (("squad", False), ("documents", True))
         }
-        return float(np.mean(list(by_kind.values()))), by_kind
-
-    best_share: float | None = None
-    best_score, best_probs = -1.0, list[np.ndarray]()
-    for share in DOCUMENT_SHARES if mixed else (None,):
-        probs = _held_out(questions, fold_idx, document_weights(questions, share),
-                          _ranking_fit(seed, 0.0))
-        value, by_kind = score(probs)
-        table["document_share"][str(share)] = {k: round(v, 4) for k, v in by_kind.items()}
-        progress(f"document share {share}: held-out top-1 {by_kind}")
-        if value > best_score:
-            best_share, best_score, best_probs = share, value, probs
-    weights = document_weights(questions, best_share)
-    best_listwise = 0.0
-    table["listwise"]["0.0"] = table["document_share"][str(best_share)]
-    for listwise in LISTWISE_WEIGHTS[1:]:
-        probs = _held_out(questions, fold_idx, weights, _ranking_fit(seed, listwise))
-        value, by_kind = score(probs)
-        table["listwise"][str(listwise)] = {k: round(v, 4) for k, v in by_kind.items()}
-        progress(f"listwise weight {listwise}: held-out top-1 {by_kind}")
-        if value > best_score:
-            best_listwise, best_score, best_probs = listwise, value, probs
-    return best_share, best_listwise, table, best_probs
+        score = (by_kind["squad"] + by_kind["documents"]) / 2
+        table[str(share)] = {k: round(v, 4) for k, v in by_kind.items()}
+        progress(f"document share {share}: held-out top-1 squad {by_kind['squad']:.3f}, "
+                 f"documents {by_kind['documents']:.3f}")
+        if score > best_score:
+            best, best_score, best_probs = share, score, probs
+    return best, table, best_probs
 
 
 def _answer_metrics(
@@ -627,16 +534,16 @@ def train(
     oof: dict[str, list[np.ndarray]] = {}
     per_fold: dict[str, list[float]] = {}
     answerable = [i for i, q in enumerate(questions) if q.answerable]
-    share, listwise, tried, logistic = _choose_fitting(questions, fold_idx, seed, progress)
-    report["document_share"] = {"chosen": share, "tried": tried["document_share"]}
-    report["listwise"] = {"chosen": listwise, "tried": tried["listwise"]}
+    share, shares_report, logistic = _choose_document_share(questions, fold_idx, seed,
+                                                             progress)
+    report["document_share"] = {"chosen": share, "tried": shares_report}
     weights = document_weights(questions, share)
     for name in ("logistic", "boosted") if compare else ("logistic",):
         # The logistic model's held-out probabilities under the chosen share are those the
         # choice already computed.
         probs = logistic if name == "logistic" else _held_out(
             questions, fold_idx, weights,
-            lambda x, y, w, _: _Boosted(seed).fit(x, y, w).predict)
+            lambda x, y, w: _Boosted(seed).fit(x, y, w).predict)
         oof[name] = probs
         per_fold[name] = [
             float(np.mean([_top_right(questions[i], probs[i])
@@ -728,7 +635,7 @@ def train(
     # JSON artifact that needs no library to run; the report says if trees did better. The
     # answer model is fitted on held-out stage-1 probabilities, as a new question gets them.
     x, y, owner = _stack(questions)
-    candidate_spec = _fit_ranking(x, y, owner, seed, weights[owner], listwise)
+    candidate_spec = _fit_logistic(x, y, seed, weight=weights[owner])
     answer_spec = _fit_logistic(rows[usable], good[usable], seed)
     # Data where the piece after never helps (or always does) ships no follow model.
     follow_spec = _fit_logistic(f_rows, f_labels, seed) if _both_classes(f_labels) else None

@@ -254,39 +254,6 @@ def test_training_is_deterministic_and_writes_a_loadable_artifact(
         assert len(read) == 1
 
 
-def test_the_ranking_objective_gradient_and_its_pointwise_limit() -> None:
-    from scipy.optimize import check_grad
-
-    from bot.training import RankingObjective, _fit_logistic, _fit_ranking
-
-    rng = np.random.default_rng(7)
-    owner = np.repeat(np.arange(30), 6)
-    x = rng.normal(size=(len(owner), 3))
-    y = (rng.random(len(owner)) < 0.25).astype(np.int8)
-    y[owner == 0] = 0  # a question with no right candidate adds no listwise term
-    weight = np.repeat(rng.uniform(0.5, 2.0, 30), 6)
-    z = np.hstack([x, np.ones((len(x), 1))])
-    objective = RankingObjective(z, y, owner, weight, listwise=3.0)
-    for _ in range(3):
-        w = rng.normal(size=4)
-        error = check_grad(lambda v: objective(v)[0], lambda v: objective(v)[1], w)
-        assert error < 1e-4 * (1 + np.linalg.norm(objective(w)[1]))
-    # The listwise term costs nothing once a right candidate far outranks the others.
-    lone = np.zeros((6, 2))
-    lone[0, 0] = 1.0
-    lone[:, 1] = 1.0
-    labels = np.asarray([1, 0, 0, 0, 0, 0], dtype=np.int8)
-    plain = RankingObjective(lone, labels, np.zeros(6, int), np.ones(6), 0.0)
-    ranked = RankingObjective(lone, labels, np.zeros(6, int), np.ones(6), 5.0)
-    assert ranked(np.asarray([40.0, 0.0]))[0] - plain(np.asarray([40.0, 0.0]))[0] < 1e-6
-    assert ranked(np.asarray([0.0, 0.0]))[0] - plain(np.asarray([0.0, 0.0]))[0] > 5.0
-    # A vanishing listwise weight is the logistic fit that ships without one.
-    close = _fit_ranking(x, y, owner, 0, weight, 1e-9)
-    logistic = _fit_logistic(x, y, 0, weight=weight)
-    assert np.allclose(close["coef"], logistic["coef"], atol=2e-3)
-    assert abs(close["intercept"] - logistic["intercept"]) < 2e-3
-
-
 def test_the_training_cache_asks_again_only_the_datasets_that_changed(
     tmp_path: Path, embedder: SentenceTransformerEmbeddings
 ) -> None:
