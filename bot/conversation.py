@@ -46,8 +46,7 @@ _SPEAKERS = {"i", "me", "you", "we", "us", "one"}
 # What a name runs on into without a space: "OS" of "OS/390" is no name of its own.
 _COMPOUND = r"[\w/+-]*"
 # A command-line option ("-s", "--crate-name"): what an elliptical follow-up may ask about.
-_FLAG = re.compile(r"--?[A-Za-z][\w-]*")
-_FLAGS = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*")
+_FLAG = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*")
 # Code identifiers a question may be about: snake_case, camelCase, dotted or called names.
 _IDENTIFIER = re.compile(
     r"`([^`]+)`|(?<![\w.-])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:\(\))?)(?![\w-])"
@@ -157,7 +156,7 @@ def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
     if elliptic and (flag or _is_noun_phrase(elliptic.group("x"))):
         new_subject = elliptic.group("x")
         # An option asked about in place of another: the option the last question named.
-        old_subject = (_FLAGS.findall(last) or [None])[-1] if flag else topic_of(last)
+        old_subject = (_FLAG.findall(last) or [None])[-1] if flag else topic_of(last)
         if old_subject and old_subject.lower() in last.lower():
             return re.sub(re.escape(old_subject), new_subject, last, count=1, flags=re.IGNORECASE)
         return question
