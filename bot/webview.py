@@ -22,9 +22,14 @@ _MARKDOWN_ACTIVE = str.maketrans({"$": "&#36;", "\\": "&#92;", "`": "&#96;", "*"
 
 
 def text(value: str) -> str:
-    """Escape ``value`` for HTML, keep its line breaks, and defuse Markdown characters."""
-    escaped = escape(value, quote=True).translate(_MARKDOWN_ACTIVE)
-    return escaped.replace("\r\n", "\n").replace("\n", "<br>")
+    """Escape ``value`` for HTML, keep its line breaks, and defuse Markdown characters.
+    A run of blank lines shows as one: a table read from HTML markup keeps each row on the
+    line of the file it is written on, with blank lines where the markup's other lines were."""
+    value = _BLANK_RUN.sub("\n\n", value.replace("\r\n", "\n"))
+    return escape(value, quote=True).translate(_MARKDOWN_ACTIVE).replace("\n", "<br>")
+
+
+_BLANK_RUN = re.compile(r"\n(?:[ \t]*\n){2,}")
 
 
 _BLOCK_START = re.compile(r"^(\d+)([.)])|^([#>+=-])")

@@ -30,6 +30,16 @@ def test_text_is_escaped_and_markdown_inert() -> None:
     assert "\n" not in out and out.count("<br>") == 2
 
 
+def test_a_run_of_blank_lines_shows_as_one() -> None:
+    rows = "Constant: A; Meaning: first\n\n\n\nConstant: B; Meaning: second\n  \n\nEnd"
+    assert webview.text(rows) == (
+        "Constant: A; Meaning: first<br><br>Constant: B; Meaning: second<br><br>End")
+    assert webview.text("one\n\ntwo\nthree") == "one<br><br>two<br>three"
+    shown = webview.highlight(rows, "Constant: B; Meaning: second")
+    assert shown == ('Constant: A; Meaning: first<br><br><mark class="dq-support">Constant: B; '
+                     "Meaning: second</mark><br><br>End")
+
+
 def test_user_text_cannot_open_markdown_blocks() -> None:
     for raw in ["# big", "> quote", "1. item", "2) item", "- item", "+ item", "=== x"]:
         out = webview.user_message(raw)
