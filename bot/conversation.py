@@ -163,12 +163,13 @@ def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
 
     if names(question) or _identifiers(question):
         return question
-    question = _demonstratives(question, [_last_answer(history), last])
+    reply = _last_answer(history)
+    question = _demonstratives(question, [reply, last])
     if not _PRONOUN.search(question):
         return question
     said = {m.lower() for m in _PRONOUN.findall(question)}
     plural = bool(said) and said <= _PLURAL
-    subject = None if plural else _answered(last, _last_answer(history))
+    subject = None if plural else _answered(last, reply)
     subject = subject or _referent(last, plural, question)
     if subject is None:
         for turn in reversed(previous[:-1]):

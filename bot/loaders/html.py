@@ -12,7 +12,7 @@ from bs4.element import NavigableString, Tag
 from bot.loaders.base import Builder, LoadedDocument, LoaderError, table_lines
 from bot.loaders.plain import decode_text
 
-HEADINGS = {f"h{i}": i for i in range(1, 7)}
+_HEADINGS = {f"h{i}": i for i in range(1, 7)}
 # Elements whose content is never shown as text.
 _NOT_SHOWN = {
     "script", "style", "noscript", "template", "head", "svg", "iframe", "object", "button",
@@ -79,7 +79,7 @@ def add_html(builder: Builder, markup: str) -> str:
             if unit is not None:
                 flush()
                 kind, text = unit
-                level = HEADINGS.get(name, 1)
+                level = _HEADINGS.get(name, 1)
                 builder.add(text.rstrip(_ANCHORS) if kind == "heading" else text, kind, level)
                 continue
             block = name in _BLOCKS
@@ -105,20 +105,28 @@ def hidden(tag: Tag) -> bool:
 
 def _unit(tag: Tag, name: str) -> tuple[str, str] | None:
     """A heading, code block, data table or list: the kind and text of the whole element."""
-    if name in HEADINGS:
+    if name in _HEADINGS:
         return "heading", inline_text(tag)
     if name == "pre":
         return "code", "".join(_strings(tag, blocks=False))
-    if name == "table" and not _holds(tag, {"table", "pre", *HEADINGS}):
-        rows = [
-            [inline_text(cell) for cell in row.find_all(["td", "th"], recursive=False)]
-            for row in tag.find_all("tr")
-            if not hidden(row)
-        ]
+    if name == "table" and is_data_table(tag):
+        rows = [[inline_text(cell) for cell in cells] for _, cells in table_rows(tag)]
         return "table", "\n".join(table_lines(rows))
-    if name in {"ul", "ol"} and not _holds(tag, {"table", "pre", "p", "div", *HEADINGS}):
+    if name in {"ul", "ol"} and not _holds(tag, {"table", "pre", "p", "div", *_HEADINGS}):
         return "list", "\n".join(_list_lines(tag, 0))
     return None
+
+
+def is_data_table(tag: Tag) -> bool:
+    """Whether a ``<table>`` holds data, read as rows, rather than laying out a page (a
+    table holding tables, code or headings)."""
+    return not _holds(tag, {"table", "pre", *_HEADINGS})
+
+
+def table_rows(table: Tag) -> list[tuple[Tag, list[Tag]]]:
+    """The visible rows of ``table`` (nested ``<tbody>`` included), each with its cells."""
+    return [(row, row.find_all(["td", "th"], recursive=False))
+            for row in table.find_all("tr") if not hidden(row)]
 
 
 def _holds(tag: Tag, names: set[str]) -> bool:

@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from bot.loaders.base import Block, Builder, LoadedDocument, row_text, table_lines
-from bot.loaders.html import HEADINGS, add_html, hidden, inline_text
+from bot.loaders.html import add_html, hidden, inline_text, is_data_table, table_rows
 from bot.loaders.plain import decode_text
 
 # Token types that open a unit kept whole, with the block kind it becomes.
@@ -97,7 +97,8 @@ def markdown_document(text: str) -> LoadedDocument:
 
 def _shown(markup: str) -> LoadedDocument:
     """What a reader sees of an HTML block, in no more lines than its markup takes."""
-    table = _html_table(markup)
+    # Only a block that holds a table is parsed a second time for its rows' lines.
+    table = _html_table(markup) if "<table" in markup.lower() else None
     if table is not None:
         return table
     builder = Builder()
@@ -129,16 +130,15 @@ def _html_table(markup: str) -> LoadedDocument | None:
     line. None for any other block, or a table whose rows share a line."""
     soup = BeautifulSoup(markup, "html.parser")
     tables = soup.find_all("table")
-    if len(tables) != 1 or hidden(tables[0]) or tables[0].find(["table", "pre", *HEADINGS]):
+    if len(tables) != 1 or hidden(tables[0]) or not is_data_table(tables[0]):
         return None
     table = tables[0]
     table.extract()
     if soup.get_text().strip():  # text beside the table: rendered as a whole below
         return None
     rows: list[tuple[int, list[str]]] = []
-    for tr in table.find_all("tr"):
-        cells = tr.find_all(["td", "th"], recursive=False)
-        if hidden(tr) or not cells:
+    for tr, cells in table_rows(table):
+        if not cells:
             continue
         where = next((c for c in cells if c.get_text().strip()), tr).sourceline
         if where is None or (rows and where - 1 <= rows[-1][0]):
