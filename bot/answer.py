@@ -18,9 +18,10 @@ from bot.evidence import (
     answer_phrases,
     asked_cell,
     needs_antecedent,
+    section_label,
 )
 from bot.grounding import support
-from bot.models import REFUSAL, Chunk, Citation, Scored
+from bot.models import LABEL_JOIN, REFUSAL, Chunk, Citation, Scored
 from bot.reader import Reader
 from bot.store import Snapshot
 from bot.text import entities, name_keys, split_sentences, starts_like_item
@@ -168,10 +169,10 @@ class ExtractiveAnswerer:
         numbering = Numbering()
         citations: list[Citation] = []
 
-        def cite(chunk: Chunk, quote: str) -> str:
+        def cite(chunk: Chunk, quote: str, label: str = "") -> str:
             n, first = numbering(chunk.id)
             if first:
-                citations.append(Citation(n, chunk, quote))
+                citations.append(Citation(n, chunk, quote, label))
             return Numbering.label([n])
 
         parts = []
@@ -195,7 +196,12 @@ class ExtractiveAnswerer:
                         else f"{cand.before} {cand.text}"
             else:
                 text = _span(cand.chunk.text, cand.text, cand.after) if extend else cand.text
-            parts.append(f"{text} {cite(cand.chunk, text)}")
+            # A label only where the quote opens the answer's words from this passage:
+            # a passage cited twice keeps its first citation, and its label with it.
+            label = section_label(cand.chunk, text) if cand.chunk.id not in {
+                c.chunk.id for c in citations} else ""
+            parts.append(f"{label}{LABEL_JOIN if label else ''}{text} "
+                         f"{cite(cand.chunk, text, label)}")
         tags = self.scorer.analysis(best.chunk).entities
         found = list(tags[best.index]) + (list(tags[best.index + 1]) if follows else [])
         # In a table row, the column asked about is the answer ("Target Tier: 1").

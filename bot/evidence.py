@@ -176,6 +176,23 @@ def needs_antecedent(cand: Candidate, names_asked: Sequence[str]) -> bool:
         n in {stem(w) for w in words(cand.before)} for n in lacking)
 
 
+# A piece that opens on a pronoun or on "this ..." ("It detects URLs which are not links.",
+# "This flag is deprecated.") speaks of what its section is about, which the section's
+# heading names and the piece does not.
+_ANAPHORIC = re.compile(r"(?:it|its|they|their|this|these)\b", re.IGNORECASE)
+
+
+def section_label(chunk: Chunk, text: str) -> str:
+    """The innermost heading of ``chunk`` when the quoted ``text`` opens on a pronoun
+    standing for the section's subject and does not name the heading's words itself;
+    else empty. Shown before the quote, it says what "it" is."""
+    heading = chunk.context.rpartition(" > ")[2]
+    if not heading or not _ANAPHORIC.match(text):
+        return ""
+    named = {stem(w) for w in words(text)}
+    return "" if {stem(w) for w in words(heading)} <= named else heading
+
+
 @dataclass
 class Ranking:
     """Candidates with their probabilities, best first, and the answer-level confidence."""

@@ -96,13 +96,22 @@ class Citation:
     n: int
     chunk: Chunk
     quote: str = ""
+    # The heading of the passage's section that the answer shows the quote under, when the
+    # quote's subject is only a pronoun for it ("bare_urls — It detects URLs ..."); the
+    # answer text holds it as ``label + LABEL_JOIN`` right before the quote.
+    label: str = ""
 
     def as_dict(self, name: str = "") -> dict[str, Any]:
         """JSON-ready form; ``source`` is ``name`` (the shown name) when given."""
         return {
             "n": self.n, "id": self.chunk.id, "source": name or self.chunk.source_name,
             "location": self.chunk.location, "text": self.chunk.text, "quote": self.quote,
+            "label": self.label,
         }
+
+
+# Between a section label and the quote it introduces.
+LABEL_JOIN = " — "
 
 
 @dataclass

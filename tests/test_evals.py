@@ -19,7 +19,7 @@ from bot.embeddings import SentenceTransformerEmbeddings
 from bot.evals import gate, harness, judge, metrics
 from bot.evals.datasets import Case, DatasetError, load_dataset, load_jsonl, load_squad
 from bot.grounding import support
-from bot.models import Answer, Chunk, Citation, Scored
+from bot.models import LABEL_JOIN, Answer, Chunk, Citation, Scored
 from bot.settings import PROJECT_DIR, Settings
 from tests.conftest import CORPUS
 from tests.openai_server import Messages, OpenAIServer
@@ -144,6 +144,19 @@ def test_quote_exact_fails_paraphrase_wrong_passage_and_uncited_text() -> None:
     assert metrics.quote_exact(f"{quote} [2]", [(2, quote, other)]) == (0, 2)
     assert metrics.quote_exact(f"{quote} [1] It was revised in 1960.",
                                [(1, quote, gold)]) == (2, 3)
+
+
+def test_section_labels_are_checked_as_headings_and_left_out_of_the_quote_checks() -> None:
+    text = "It detects glazes that are too thick."
+    answer = f"glaze_check{LABEL_JOIN}{text} [1]"
+    quoted, ok = metrics.without_labels(answer, [("glaze_check", "Checks > glaze_check")])
+    assert ok and quoted == f"{text} [1]"
+    assert metrics.quote_exact(quoted, [(1, text, text)]) == (2, 2)
+    # A label naming no heading of the cited passage, or missing from the answer, fails.
+    assert not metrics.without_labels(answer, [("glaze_check", "Checks > kiln_guard")])[1]
+    assert not metrics.without_labels(f"{text} [1]", [("glaze_check", "glaze_check")])[1]
+    # Without the label taken out, the labelled sentence is not verbatim in the passage.
+    assert metrics.quote_exact(answer, [(1, text, text)]) == (1, 2)
 
 
 def test_risk_coverage_curve_and_area() -> None:

@@ -18,7 +18,9 @@ from bot.evidence import (
     asked_cell,
     pieces,
     question_kind,
+    section_label,
 )
+from bot.models import LABEL_JOIN, Chunk
 from bot.reader import Reader
 from bot.service import Bot
 from bot.settings import Settings
@@ -344,6 +346,35 @@ def test_a_row_answer_emphasises_the_column_asked_about(
     assert asked_cell("Who installed the small kiln?", row) == "Installed by: Ada Lunn"
     assert asked_cell("Who built the small kiln?", row) == ""
     assert asked_cell("What is the shelf count?", "Shelf count: 1 and more.") == ""
+
+
+def test_a_quote_whose_subject_is_a_pronoun_is_shown_under_its_section_heading(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    def chunk(heading: str) -> Chunk:
+        return Chunk(id="c", text="", source="m.md", title="m", start=0, end=0,
+                     heading=heading)
+
+    assert section_label(chunk("Checks > glaze_check"), "It detects thick glazes.") \
+        == "glaze_check"
+    assert section_label(chunk("Checks > glaze_check"), "This check warns.") == "glaze_check"
+    # The piece names its subject itself, or has no section: nothing to add.
+    assert section_label(chunk("Checks > glaze_check"), "The glaze_check warns.") == ""
+    assert section_label(chunk("Checks > glaze check"), "This glaze check warns.") == ""
+    assert section_label(chunk(""), "It detects thick glazes.") == ""
+    assert section_label(chunk("Checks > glaze_check"), "Items are listed.") == ""
+
+    bot = _bot_over(make_bot, tmp_path / "checks.md",
+        "# Kiln checks\n\nThe controller runs two checks before every firing.\n\n"
+        "## lid_guard\n\nIt stops the kiln when the lid is opened during a firing.\n\n"
+        "## shelf_count\n\nIt refuses to start when more than four shelves are loaded.\n",
+    )
+    answer = bot.ask("What does lid_guard do?")
+    assert not answer.refused, answer.text
+    assert answer.text.startswith(f"lid_guard{LABEL_JOIN}It stops the kiln"), answer.text
+    first = answer.citations[0]
+    assert first.label == "lid_guard" and first.quote.startswith("It stops the kiln")
+    assert first.quote in first.chunk.text and "lid_guard" not in first.chunk.text
 
 
 def test_no_piece_runs_across_the_paragraphs_of_a_merged_passage() -> None:

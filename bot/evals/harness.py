@@ -295,8 +295,14 @@ def score_case(
     # verdict on them is 1.0 by construction and is reported only as its own figure.
     if not answer.refused:
         cited = {c.n: c.chunk.text for c in answer.citations}
-        scores = m.citation_scores(answer.text, cited, _independent)
-        runtime = m.citation_scores(answer.text, cited, lambda s, c: supports(s, c).supported)
+        # Section labels name a heading, not a claim: the checks read the quotes without
+        # them, once each label is shown to be a heading of the passage it introduces.
+        quoted, labels_ok = m.without_labels(
+            answer.text, [(c.label, c.chunk.context) for c in answer.citations])
+        if not labels_ok:
+            failures.append("a section label is not a heading of its cited passage")
+        scores = m.citation_scores(quoted, cited, _independent)
+        runtime = m.citation_scores(quoted, cited, lambda s, c: supports(s, c).supported)
         if scores.markers:
             metrics["citation_validity"] = scores.valid_markers / scores.markers
             if scores.valid_markers < scores.markers:
@@ -313,7 +319,7 @@ def score_case(
                                 "(independent checker)")
         if answer.backend == "extractive":
             passed, checks = m.quote_exact(
-                answer.text, [(c.n, c.quote, c.chunk.text) for c in answer.citations])
+                quoted, [(c.n, c.quote, c.chunk.text) for c in answer.citations])
             if checks:
                 metrics["quote_exact"] = passed / checks
                 counts["quote_exact"] = (passed, checks)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bot import citations
 from bot.citations import claims
 from bot.grounding import Support
+from bot.models import LABEL_JOIN
 from bot.text import normalize
 
 # Metric key -> (label, higher is better).
@@ -157,6 +158,20 @@ def _ws(text: str) -> str:
     # Whitespace-folded only: case, spelling and punctuation must be exactly the source's.
     # A space before punctuation is dropped on every side, as markers leave none there.
     return re.sub(r" ([.,;:!?])", r"\1", " ".join(text.split()))
+
+
+def without_labels(answer: str, labels: Sequence[tuple[str, str]]) -> tuple[str, bool]:
+    """``answer`` without the section labels of its citations, and whether every label is
+    a heading of its cited passage. ``labels`` are ``(label, heading path)`` per citation;
+    each label is taken out where it introduces a quote (``label`` + :data:`LABEL_JOIN`)."""
+    ok = True
+    for label, path in labels:
+        if not label:
+            continue
+        shown = f"{label}{LABEL_JOIN}"
+        ok = ok and shown in answer and label in path.split(" > ")
+        answer = answer.replace(shown, "", 1)
+    return answer, ok
 
 
 def quote_exact(answer: str, quotes: Sequence[tuple[int, str, str]]) -> tuple[int, int]:
