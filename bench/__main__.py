@@ -20,22 +20,33 @@ RESULTS = REPO / "bench" / "results"
 BASELINE_MODULES = ("langchain_chroma", "langchain_huggingface", "langchain_text_splitters")
 
 
+# Vector instructions the int8 encoder's speed depends on: with VNNI or AMX an int8
+# product is one instruction, with AVX2 alone it is several, so the int8 engine's lead over
+# a float one differs from machine to machine.
+INT8_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+
+
 def machine() -> dict[str, object]:
-    """Core count, memory and CPU model, noted beside the figures."""
+    """Core count, memory, CPU model and its int8-relevant instructions, noted beside the
+    figures."""
     mem_kb = 0
     cpu = platform.processor()
+    flags: set[str] = set()
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
                 mem_kb = int(line.split()[1])
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith("model name") and not flags:
                 cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
                 break
     except OSError:
         pass
     return {
         "cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1), "cpu": cpu,
+        "cpu_flags": [f for f in INT8_FLAGS if f in flags],
         "python": platform.python_version(), "load_average_at_start": os.getloadavg(),
     }
 

@@ -193,8 +193,13 @@ def warm_up(work: Path) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    """Core count and load, noted beside the figures."""
-    return {"cores": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}
+    """Core count, CPU model and int8-relevant instructions, and load, noted beside the
+    figures."""
+    from bench.__main__ import machine as described
+
+    info = described()
+    return {"cores": os.cpu_count(), "cpu": info["cpu"], "cpu_flags": info["cpu_flags"],
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def write_results(result: dict[str, Any], out: Path) -> None:
@@ -203,7 +208,9 @@ def write_results(result: dict[str, Any], out: Path) -> None:
     (out / "ingest-speed.json").write_text(json.dumps(result, indent=1) + "\n", "utf-8")
     lines = [
         "# Ingest speed, whole processes", "",
-        f"`{result['command']}` on {result['machine_start']['cores']} cores (load average "
+        f"`{result['command']}` on {result['machine_start']['cores']} cores of "
+        f"{result['machine_start']['cpu']} "
+        f"({', '.join(result['machine_start']['cpu_flags']) or 'no AVX2'}; load average "
         f"{result['machine_start']['load_average']} at the start, "
         f"{result['machine_end']['load_average']} at the end); medians of "
         f"{result['repeat']} run(s). Every time is a whole process, start-up included.", "",

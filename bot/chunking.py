@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # The version of what the loaders and the chunker make of a file, and of the text a passage
 # is searched by (its heading path): a change to either that alters passages or
 # their vectors raises it, and ingest then redoes every file stored under the old one.
-PASSAGE_VERSION = 4
+PASSAGE_VERSION = 5
 # Longest repeated block that is merged anyway: a label, not a paragraph worth citing alone.
 _SCRAP = 80
 # What may lie between two merged blocks: space, and the fences of a Markdown code block.
@@ -61,10 +61,13 @@ def chunk_document(
     def emit(start: int, end: int, blocks: list[Block]) -> None:
         text = doc.text[start:end]
         if text.strip():
+            code = ",".join(f"{max(b.start, start) - start}-{min(b.end, end) - start}"
+                            for b in blocks if b.kind == "code" and b.start < end
+                            and b.end > start)
             chunks.append(Chunk(
                 id=chunk_id(text), text=text, source=source, title=doc.title, start=start,
                 end=end, page=blocks[0].page, heading=" > ".join(t for _, t in headings),
-                place=places.of(start, end, blocks, headed=bool(headings)),
+                place=places.of(start, end, blocks, headed=bool(headings)), code=code,
             ))
 
     def flush() -> None:

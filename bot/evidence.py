@@ -86,7 +86,7 @@ CANDIDATE_FEATURES = (
     "reason_match", "names_missing", "numbers_missing", "miss_max", "novel", "new_terms",
     "lex_heading", "names_missing_ctx", "lex_x_cos", "type_x_lex", "first", "log_words",
     "is_line", "cos_ctx", "cos_ctx_rel", "lex_prev_rel", "lex_next_rel", "head_asked",
-    "head", "head_ctx",
+    "head", "head_ctx", "is_code",
     *(f"kind_{k}" for k in KIND_NAMES),
 )
 # The reader's view of the best candidates, next to the first stage's (see Ranking).
@@ -180,6 +180,8 @@ def needs_antecedent(cand: Candidate, names_asked: Sequence[str]) -> bool:
 # "This flag is deprecated.") speaks of what its section is about, which the section's
 # heading names and the piece does not.
 _ANAPHORIC = re.compile(r"(?:it|its|they|their|this|these)\b", re.IGNORECASE)
+# Punctuation around a word ("(it)", "tags.") that is not part of it.
+_EDGE = "\"'“”‘’()[]{},.;:!?"
 
 
 def section_label(chunk: Chunk, text: str) -> str:
@@ -189,8 +191,13 @@ def section_label(chunk: Chunk, text: str) -> str:
     heading = chunk.context.rpartition(" > ")[2]
     if not heading or not _ANAPHORIC.match(text):
         return ""
-    named = {stem(w) for w in words(text)}
-    return "" if {stem(w) for w in words(heading)} <= named else heading
+    return "" if _tokens(heading) <= _tokens(text) else heading
+
+
+def _tokens(text: str) -> set[str]:
+    """Words as written, lower-cased, without the punctuation around them: an identifier
+    ("invalid_html_tags") is not found among the plain words it is made of."""
+    return {t.strip(_EDGE).lower() for t in text.split()} - {""}
 
 
 @dataclass
@@ -232,16 +239,28 @@ def _is_line(piece: str, lines: set[str]) -> bool:
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n|(?<=[.!?\"'’”)\]])[ \t]*\n")
 
 
-def pieces(text: str) -> list[tuple[str, bool]]:
+def code_lines(text: str, spans: Sequence[tuple[int, int]]) -> set[str]:
+    """The lines of ``text`` (stripped) that lie in its code blocks ``spans``."""
+    found: set[str] = set()
+    at = 0
+    for line in text.split("\n"):
+        if any(s <= at < e for s, e in spans) and line.strip():
+            found.add(line.strip())
+        at += len(line) + 1
+    return found
+
+
+def pieces(text: str, code: Sequence[tuple[int, int]] = ()) -> list[tuple[str, bool]]:
     """The sentences of ``text``, each with whether it is a line of a list, code block or
-    table (a whole line of the passage that starts like an item, option or statement), so
-    that such a line is quoted whole and never merged with its neighbours. A table row is
-    one piece however many sentences it holds: its first column names what the others
-    describe ("Constant: RTLD_LAZY; Description: Perform lazy binding. Node.js sets this
-    flag by default.")."""
+    table (a whole line of the passage that starts like an item, option or statement, or
+    any line of a code block in ``code``), so that such a line is quoted whole and never
+    merged with its neighbours. A table row is one piece however many sentences it holds:
+    its first column names what the others describe ("Constant: RTLD_LAZY; Description:
+    Perform lazy binding. Node.js sets this flag by default.")."""
     lines = {ln.strip() for ln in text.split("\n")} if "\n" in text else set()
     out: list[tuple[str, bool]] = []
     prose: list[str] = []
+    at = 0
 
     def flush() -> None:
         if not prose:
@@ -257,11 +276,15 @@ def pieces(text: str) -> list[tuple[str, bool]]:
                 out.append((piece, _is_line(piece, lines)))
 
     for line in text.split("\n"):
-        if _row_cells(line.strip()):
+        # A line of a code block is a piece of its own, whatever it looks like (a
+        # compiler's message reads like prose and runs over several lines).
+        in_code = any(s <= at < e for s, e in code) and bool(line.strip())
+        if in_code or _row_cells(line.strip()):
             flush()
             out.append((line.strip(), True))
         else:
             prose.append(line)
+        at += len(line) + 1
     flush()
     return [(p, line) for p, line in out if any(ch.isalnum() for ch in p)]
 
@@ -270,6 +293,8 @@ def pieces(text: str) -> list[tuple[str, bool]]:
 class _Parts:
     texts: list[str]
     lines: list[bool]
+    # Which pieces are lines of a code block.
+    code: list[bool]
     vectors: np.ndarray
     entities: list[tuple[tuple[str, str], ...]]
 
@@ -294,13 +319,15 @@ class _Analysis:
             known = {c.id: hit for c in chunks if (hit := self._cache.get(c.id)) is not None}
         new = list({c.id: c for c in chunks if c.id not in known}.values())
         if new:
-            found = [pieces(c.text) or [(c.text, False)] for c in new]
+            found = [pieces(c.text, c.code_spans) or [(c.text, False)] for c in new]
             tags = entities([t for f in found for t, _ in f])
             start = 0
             for chunk, f in zip(new, found, strict=True):
                 texts = [t for t, _ in f]
                 vectors = np.asarray(self.embedder.embed_documents(texts), dtype=np.float32)
-                known[chunk.id] = _Parts(texts, [line for _, line in f], vectors,
+                in_code = code_lines(chunk.text, chunk.code_spans)
+                known[chunk.id] = _Parts(texts, [line for _, line in f],
+                                         [line and t in in_code for t, line in f], vectors,
                                          tags[start:start + len(f)])
                 start += len(f)
             with self._lock:
@@ -413,7 +440,8 @@ class EvidenceScorer:
                 elif hit.chunk.id in snapshot.previous:
                     before_chunk = snapshot.chunks[snapshot.previous[hit.chunk.id]]
                     # Only its text is needed: no vectors or entities for that passage.
-                    before = (pieces(before_chunk.text) or [(before_chunk.text, False)])[-1][0]
+                    before = (pieces(before_chunk.text, before_chunk.code_spans)
+                              or [(before_chunk.text, False)])[-1][0]
                 terms = piece_terms[index]
                 added = terms - q_terms
                 before_terms = set(lexical.terms(before))
@@ -472,6 +500,7 @@ class EvidenceScorer:
                     "first": float(index == 0),
                     "log_words": math.log1p(len(words(text))),
                     "is_line": float(parts.lines[index]),
+                    "is_code": float(parts.code[index]),
                 }
                 row["lex_x_cos"] = row["lex"] * row["cos"]
                 row["type_x_lex"] = row["type_match"] * row["lex_ctx"]

@@ -33,13 +33,13 @@ CREATE TABLE IF NOT EXISTS files(
 CREATE TABLE IF NOT EXISTS refs(
     source TEXT NOT NULL, pos INTEGER NOT NULL, chunk_id TEXT NOT NULL,
     start INTEGER NOT NULL, "end" INTEGER NOT NULL, page INTEGER, heading TEXT NOT NULL,
-    place TEXT NOT NULL, PRIMARY KEY(source, pos)) WITHOUT ROWID;
+    place TEXT NOT NULL, code TEXT NOT NULL, PRIMARY KEY(source, pos)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS refs_by_chunk ON refs(chunk_id, source, pos);
 CREATE TABLE IF NOT EXISTS passages(id TEXT PRIMARY KEY, text TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS df(term TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 """
 # Part of the replica's identity: a replica written by another layout is rebuilt.
-LAYOUT = "2"
+LAYOUT = "3"
 # SQLite's limit on bound parameters is 32766 in current builds; stay well below.
 _IN_BATCH = 900
 
@@ -127,13 +127,13 @@ class Catalog:
         out: dict[str, Chunk] = {}
         rows = self._rows(
             "SELECT r.chunk_id, p.text, r.source, f.title, r.start, r.\"end\", r.page, "
-            "r.heading, r.place FROM refs r JOIN passages p ON p.id = r.chunk_id "
+            "r.heading, r.place, r.code FROM refs r JOIN passages p ON p.id = r.chunk_id "
             "JOIN files f ON f.source = r.source WHERE r.chunk_id IN ({marks}) "
             "ORDER BY r.chunk_id, r.source, r.pos", ids)
-        for cid, text, source, title, start, end, page, heading, place in rows:
+        for cid, text, source, title, start, end, page, heading, place, code in rows:
             if cid not in out:
                 out[cid] = Chunk(id=cid, text=text, source=source, title=title, start=start,
-                                 end=end, page=page, heading=heading, place=place)
+                                 end=end, page=page, heading=heading, place=place, code=code)
         return out
 
     def committed(self, ids: Iterable[str]) -> set[str]:
@@ -187,9 +187,9 @@ class Catalog:
         sha256, title = row
         chunks = tuple(
             Chunk(id=cid, text="", source=source, title=title, start=start, end=end,
-                  page=page, heading=heading, place=place)
-            for cid, start, end, page, heading, place in db.execute(
-                "SELECT chunk_id, start, \"end\", page, heading, place FROM refs "
+                  page=page, heading=heading, place=place, code=code)
+            for cid, start, end, page, heading, place, code in db.execute(
+                "SELECT chunk_id, start, \"end\", page, heading, place, code FROM refs "
                 "WHERE source=? ORDER BY pos", (source,))
         )
         return FileRecord(source, sha256, title, chunks)
@@ -261,8 +261,8 @@ class Catalog:
             db.executemany("INSERT INTO files VALUES (?, ?, ?, ?)",
                            [(r.source, r.sha256, r.title, len(r.chunks)) for r in records])
             db.executemany(
-                "INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(r.source, pos, c.id, c.start, c.end, c.page, c.heading, c.place)
+                "INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r.source, pos, c.id, c.start, c.end, c.page, c.heading, c.place, c.code)
                  for r in records for pos, c in enumerate(r.chunks)],
             )
             db.executemany("INSERT OR REPLACE INTO passages VALUES (?, ?)", to_add)

@@ -33,6 +33,15 @@ class Chunk:
     # Where the passage is, as a reader looks it up: "p. 3-4", "slide 7", "Sheet1 row 12",
     # "lines 12-14" (empty for passages stored before it was recorded).
     place: str = ""
+    # The character ranges of its text that are code blocks, "start-end" comma-separated
+    # ("" for none, and for passages stored before it was recorded).
+    code: str = ""
+
+    @property
+    def code_spans(self) -> list[tuple[int, int]]:
+        """The ranges of :attr:`code` as ``(start, end)`` offsets into the text."""
+        return [(int(s), int(e)) for s, _, e in
+                (part.partition("-") for part in self.code.split(",") if part)]
 
     @property
     def context(self) -> str:

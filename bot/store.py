@@ -380,7 +380,7 @@ class ChunkStore:
                     embeddings=[[1.0] for _ in p],
                     documents=[json.dumps([
                         {"id": c.id, "start": c.start, "end": c.end, "page": c.page,
-                         "heading": c.heading, "place": c.place}
+                         "heading": c.heading, "place": c.place, "code": c.code}
                         for c in r.chunks
                     ]) for r in p],
                     # Chroma merges an upsert's metadata into the old record's: a file
@@ -566,7 +566,7 @@ class ChunkStore:
             Chunk(
                 id=o["id"], text="", source=source, title=title, start=o["start"],
                 end=o["end"], page=o.get("page"), heading=o.get("heading", ""),
-                place=o.get("place", ""),
+                place=o.get("place", ""), code=o.get("code", ""),
             )
             for o in json.loads(document)
         )

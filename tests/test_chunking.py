@@ -6,6 +6,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from bot.chunking import chunk_document, chunk_id
+from bot.evidence import pieces
 from bot.loaders import load
 from tests.conftest import CORPUS
 
@@ -99,6 +100,26 @@ def test_long_code_block_splits_only_between_lines(tmp_path: Path) -> None:
     for c in chunks:
         assert len(c.text) <= 200
         assert all(ln.strip() in lines | {"def run():"} for ln in c.text.split("\n"))
+
+
+def test_passages_record_where_their_code_blocks_are(tmp_path: Path) -> None:
+    message = ("warning: this URL is not a hyperlink\n --> links.rs:1:5\n"
+               "  |\n1 | /// http://example.org")
+    doc = _doc(tmp_path, "lints.md",
+               f"# bare_urls\n\nIt detects URLs which are not links.\n\n```text\n{message}\n```\n\n"
+               "The lint warns by default.\n")
+    [chunk] = chunk_document(doc, "lints.md", chunk_size=800, chunk_overlap=150)
+    [(start, end)] = chunk.code_spans
+    assert chunk.text[start:end].strip() == message
+    assert "It detects" not in chunk.text[start:end]
+    # Each line of the block is a piece of its own; the prose around it stays sentences.
+    found = pieces(chunk.text, chunk.code_spans)
+    assert ("It detects URLs which are not links.", False) in found
+    assert ("warning: this URL is not a hyperlink", True) in found
+    assert ("--> links.rs:1:5", True) in found
+    assert ("The lint warns by default.", False) in found
+    # Read as prose, the message runs into one sentence with the lines after it.
+    assert ("warning: this URL is not a hyperlink", True) not in pieces(chunk.text)
 
 
 def test_locations_read_as_places_not_offsets(tmp_path: Path) -> None:

@@ -361,6 +361,9 @@ def test_a_quote_whose_subject_is_a_pronoun_is_shown_under_its_section_heading(
     # The piece names its subject itself, or has no section: nothing to add.
     assert section_label(chunk("Checks > glaze_check"), "The glaze_check warns.") == ""
     assert section_label(chunk("Checks > glaze check"), "This glaze check warns.") == ""
+    # An identifier is not named by the plain words it is made of.
+    assert section_label(chunk("Checks > thick_glaze"), "It finds a thick glaze.") \
+        == "thick_glaze"
     assert section_label(chunk(""), "It detects thick glazes.") == ""
     assert section_label(chunk("Checks > glaze_check"), "Items are listed.") == ""
 

@@ -218,6 +218,20 @@ def test_lexical_index_follows_the_store_across_instances(
     assert reader.retriever.retrieve("Nippon Steel") == []
 
 
+def test_code_block_places_survive_the_store_in_every_process(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    doc = tmp_path / "kiln.md"
+    doc.write_text("# Kiln\n\nStart the controller like this:\n\n```\n$ kiln start --program B\n"
+                   "```\n\nIt beeps when ready.\n", "utf-8")
+    writer = make_bot()
+    writer.ingest([doc])
+    # A new process reads the passages from the store, not from the writer's memory.
+    [chunk] = make_bot().store.snapshot().chunks.values()
+    [(start, end)] = chunk.code_spans
+    assert chunk.text[start:end].strip() == "$ kiln start --program B"
+
+
 def test_symlink_outside_folder_is_not_followed(
     make_bot: Callable[..., Bot], tmp_path: Path
 ) -> None:
