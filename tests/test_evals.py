@@ -159,6 +159,17 @@ def test_section_labels_are_checked_as_headings_and_left_out_of_the_quote_checks
     assert metrics.quote_exact(answer, [(1, text, text)]) == (1, 2)
 
 
+def test_evidence_is_found_whatever_markup_or_spacing_it_was_copied_with() -> None:
+    passage = ("The command variable is passed directly to sh -c, which parses it. Any file "
+               "can be decompressed; its nice value is -14 on Linux.")
+    assert metrics.contains_quote(passage, "passed directly to sh -c , which parses it.")
+    assert metrics.contains_quote(passage, "Any \ufb01le can be decompressed")
+    assert metrics.contains_quote(passage, "nice value is <code>-14</code> on Linux")
+    # Folding forgives the copy, not the words: another figure is another sentence.
+    assert not metrics.contains_quote(passage, "nice value is <code>-15</code> on Linux")
+    assert not metrics.contains_quote(passage, "passed directly to sh -x, which")
+
+
 def test_risk_coverage_curve_and_area() -> None:
     # Confidence 0.9: right; 0.8: wrong; 0.5 (twice, tied): one right, one wrong.
     points, area = metrics.risk_coverage([(0.5, 1.0), (0.9, 0.0), (0.8, 1.0), (0.5, 0.0)])

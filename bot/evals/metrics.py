@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 import string
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -231,13 +232,22 @@ def first_gold_rank(is_gold: Iterable[bool]) -> int | None:
 
 
 def contains_quote(text: str, quote: str) -> bool:
-    """Whether ``quote`` occurs in ``text`` (whitespace, case and apostrophes folded)."""
+    """Whether ``quote`` occurs in ``text`` (whitespace, case, apostrophes, markup tags,
+    compatibility characters and a space before punctuation folded)."""
     return _fold(quote) in _fold(text)
 
 
+# A tag of HTML or XML markup ("<code>", "</p>").
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+
+
 def _fold(text: str) -> str:
-    return normalize(text).replace("’", "'").replace("‘", "'").replace("“", '"').replace(
-        "”", '"')
+    # A case's evidence is copied from the source file or from an earlier reading of it:
+    # markup around a word, a PDF's "ﬁ" ligature or a space left before a comma where
+    # inline code ended does not make it another sentence.
+    text = normalize(unicodedata.normalize("NFKC", _TAG.sub("", text)))
+    return re.sub(r" ([.,;:!?])", r"\1", text).replace("’", "'").replace("‘", "'").replace(
+        "“", '"').replace("”", '"')
 
 
 # ----- aggregation ------------------------------------------------------------------------
