@@ -65,8 +65,25 @@ class Catalog:
         self.path = folder / "catalog.sqlite3"
         self._local = threading.local()
         self.lock = FileLock(folder / "sync.lock", thread_local=False)
-        self._db().executescript(_SCHEMA)
+        self._ensure_layout()
         self.lexical = LexicalIndex(folder / "lexical")
+
+    def _ensure_layout(self) -> None:
+        """Create the tables; those of a replica written by another layout (columns added
+        since) are dropped first. The replica is a cache of the store: the next sync sees
+        no identity and rebuilds it whole, BM25 index included."""
+        db = self._db()
+        with self.lock:
+            tables = {r[0] for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
+            layout = db.execute("SELECT value FROM meta WHERE key='layout'").fetchone() \
+                if "meta" in tables else None
+            if tables and (layout is None or layout[0] != LAYOUT):
+                with self._write() as tx:
+                    for table in sorted(tables):
+                        tx.execute(f'DROP TABLE "{table}"')
+            db.executescript(_SCHEMA)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('layout', ?)", (LAYOUT,))
 
     # ----- connections -----------------------------------------------------------------
 

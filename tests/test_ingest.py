@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -230,6 +231,23 @@ def test_code_block_places_survive_the_store_in_every_process(
     [chunk] = make_bot().store.snapshot().chunks.values()
     [(start, end)] = chunk.code_spans
     assert chunk.text[start:end].strip() == "$ kiln start --program B"
+
+
+def test_a_replica_of_an_older_layout_is_rebuilt_from_the_store(
+    make_bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    doc = tmp_path / "kiln.md"
+    doc.write_text("# Kiln\n\nRun it like this:\n\n```\n$ kiln start\n```\n", "utf-8")
+    make_bot().ingest([doc])
+    [catalog] = (tmp_path / "data").rglob("catalog.sqlite3")
+    # As an earlier version left it: no code column, no layout recorded.
+    with sqlite3.connect(catalog) as db:
+        db.execute("ALTER TABLE refs DROP COLUMN code")
+        db.execute("DELETE FROM meta WHERE key='layout'")
+    bot = make_bot()
+    [chunk] = bot.store.snapshot().chunks.values()
+    assert chunk.text[slice(*chunk.code_spans[0])].strip() == "$ kiln start"
+    assert bot.retriever.retrieve("kiln start")
 
 
 def test_symlink_outside_folder_is_not_followed(
