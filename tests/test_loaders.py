@@ -569,6 +569,26 @@ def test_pdf_parts_words_that_touch_at_a_change_between_code_and_text_type(
     )
 
 
+def test_pdf_puts_no_space_between_inline_code_and_the_punctuation_after_it(
+    tmp_path: Path,
+) -> None:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "lints.pdf"
+    pdf = canvas.Canvas(str(path))
+    x = 72.0
+    # As a browser prints inline code: a padded box, so a gap before the comma after it.
+    for font, part, gap in [("Helvetica", "Except for ", 0.0), ("Courier", "missing_docs", 3.0),
+                            ("Helvetica", ", these lints need ", 0.0),
+                            ("Courier", "rustdoc", 3.0), ("Helvetica", ".", 0.0)]:
+        pdf.setFont(font, 10)
+        pdf.drawString(x, 720, part)
+        x += stringWidth(part, font, 10) + gap
+    pdf.save()
+    assert load(path).text.strip() == "Except for missing_docs, these lints need rustdoc."
+
+
 def test_pdf_reads_drawn_underscores_and_moves_a_margin_label_to_the_front(
     tmp_path: Path,
 ) -> None:

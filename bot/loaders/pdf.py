@@ -207,6 +207,10 @@ def _margin_label(text: str, chars: list[dict[str, Any]]) -> str:
     return f"{label} {text[: -len(label)].rstrip()}"
 
 
+# Punctuation that follows a word with no space before it.
+_CLOSING = frozenset(",.;:!?)]")
+
+
 def _mono(char: dict[str, Any]) -> bool:
     """Whether ``char`` is set in a fixed-width (code) font."""
     return bool(_MONO.search(str(char.get("fontname", ""))))
@@ -247,8 +251,13 @@ def _font_breaks(text: str, chars: list[dict[str, Any]]) -> str:
     plain = {r: len(m) > 1 and all(t.isascii() for t in m) for r, m in members.items()}
     cuts = [starts[i] for i in range(1, len(chars))
             if joined[i] and mono[i] != mono[i - 1] and plain[run[i]] and plain[run[i - 1]]]
-    for cut in reversed(cuts):
-        text = f"{text[:cut]} {text[cut:]}"
+    # The box a browser draws around inline code leaves a gap that reads as a space
+    # ("missing_docs , these lints"): none stands before punctuation that closes a clause.
+    gaps = [starts[i] - 1 for i in range(1, len(chars))
+            if mono[i - 1] and not mono[i] and chars[i]["text"] in _CLOSING
+            and text[starts[i] - 1].isspace()]
+    for at in sorted(cuts + gaps, reverse=True):
+        text = f"{text[:at]} {text[at:]}" if at in cuts else text[:at] + text[at + 1:]
     return text
 
 
