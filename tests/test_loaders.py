@@ -344,6 +344,27 @@ def test_html_drops_what_the_reader_cannot_see(tmp_path: Path) -> None:
     assert "Gift cards are not accepted." in text and "Shown in red." in text
 
 
+def test_html_reads_the_main_region_a_page_marks_and_not_its_site_chrome(
+    tmp_path: Path,
+) -> None:
+    chrome = ('<div role="navigation"><a href="a.html">previous topic: Kilns</a></div>'
+              '<div class="sidebar"><h3>Table of contents</h3><ul><li>Glazes</li></ul></div>'
+              '<div class="footer">Copyright the pottery club. Report a bug.</div>')
+    page = tmp_path / "glazes.html"
+    page.write_text(f"<html><body>{chrome}<div class='body' role='main'><h1>Glazes</h1>"
+                    "<p>Glazes are fired at 1200 degrees.</p></div></body></html>", "utf-8")
+    doc = load(page)
+    assert _texts(doc, "heading") == ["Glazes"]
+    assert _texts(doc) == ["Glazes are fired at 1200 degrees."]
+    # No main region, two of them, or an empty one: the whole page is read.
+    for body in ("<p>Glazes are fired at 1200 degrees.</p>",
+                 "<main><p>Glazes are fired.</p></main><main><p>Kilns cool.</p></main>",
+                 "<main></main><p>Glazes are fired at 1200 degrees.</p>"):
+        page.write_text(f"<html><body>{chrome}{body}</body></html>", "utf-8")
+        text = load(page).text
+        assert "Copyright the pottery club" in text and "Glazes are fired" in text
+
+
 def _spec_pdf(path: Path) -> None:
     """Three pages with a running header and footer, page numbers, a hyphenated line end, an
     identifier broken after its underscore, numbered section headings, a ruled table and a

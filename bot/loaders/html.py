@@ -65,7 +65,7 @@ def add_html(builder: Builder, markup: str) -> str:
         builder.add(line)
 
     # Iterative walk: deeply nested markup must not exhaust the Python stack.
-    stack: list[object] = [soup.body or soup]
+    stack: list[object] = [_content_root(soup)]
     while stack:
         node = stack.pop()
         if node is _FLUSH:
@@ -90,6 +90,19 @@ def add_html(builder: Builder, markup: str) -> str:
                 stack.append(_FLUSH)
     flush()
     return title
+
+
+def _content_root(soup: BeautifulSoup) -> Tag | BeautifulSoup:
+    """What is read of the page: its main region when it marks one (a ``<main>`` element or
+    ``role="main"``, as documentation generators do) that holds text, leaving out the
+    navigation, sidebars and footer around it that every page of a site repeats; else the
+    whole body."""
+    marked = soup.find_all(
+        lambda t: t.name == "main" or str(t.get("role", "")).strip().lower() == "main")
+    outer = [t for t in marked if not any(p in marked for p in t.parents)]
+    if len(outer) == 1 and not hidden(outer[0]) and outer[0].get_text(strip=True):
+        return outer[0]
+    return soup.body or soup
 
 
 def hidden(tag: Tag) -> bool:
