@@ -78,7 +78,9 @@ class Catalog:
                 "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
             layout = db.execute("SELECT value FROM meta WHERE key='layout'").fetchone() \
                 if "meta" in tables else None
-            if tables and (layout is None or layout[0] != LAYOUT):
+            if layout is not None and layout[0] == LAYOUT:
+                return  # nothing to write: a reader on a full disk still opens it
+            if tables:
                 with self._write() as tx:
                     for table in sorted(tables):
                         tx.execute(f'DROP TABLE "{table}"')
