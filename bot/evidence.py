@@ -239,17 +239,6 @@ def _is_line(piece: str, lines: set[str]) -> bool:
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n|(?<=[.!?\"'’”)\]])[ \t]*\n")
 
 
-def code_lines(text: str, spans: Sequence[tuple[int, int]]) -> set[str]:
-    """The lines of ``text`` (stripped) that lie in its code blocks ``spans``."""
-    found: set[str] = set()
-    at = 0
-    for line in text.split("\n"):
-        if any(s <= at < e for s, e in spans) and line.strip():
-            found.add(line.strip())
-        at += len(line) + 1
-    return found
-
-
 def pieces(text: str, code: Sequence[tuple[int, int]] = ()) -> list[tuple[str, bool]]:
     """The sentences of ``text``, each with whether it is a line of a list, code block or
     table (a whole line of the passage that starts like an item, option or statement, or
@@ -257,8 +246,13 @@ def pieces(text: str, code: Sequence[tuple[int, int]] = ()) -> list[tuple[str, b
     merged with its neighbours. A table row is one piece however many sentences it holds:
     its first column names what the others describe ("Constant: RTLD_LAZY; Description:
     Perform lazy binding. Node.js sets this flag by default.")."""
+    return [(piece, line) for piece, line, _ in _pieces(text, code)]
+
+
+def _pieces(text: str, code: Sequence[tuple[int, int]]) -> list[tuple[str, bool, bool]]:
+    """:func:`pieces`, each also with whether it is a line of a code block."""
     lines = {ln.strip() for ln in text.split("\n")} if "\n" in text else set()
-    out: list[tuple[str, bool]] = []
+    out: list[tuple[str, bool, bool]] = []
     prose: list[str] = []
     at = 0
 
@@ -270,10 +264,10 @@ def pieces(text: str, code: Sequence[tuple[int, int]] = ()) -> list[tuple[str, b
         for sentence in (s for para in paragraphs for s in split_sentences(para)):
             parts = [ln.strip() for ln in sentence.split("\n") if ln.strip()]
             if len(parts) > 1 and all(_is_line(p, lines) for p in parts):
-                out.extend((p, True) for p in parts)
+                out.extend((p, True, False) for p in parts)
             else:
                 piece = sentence.strip()
-                out.append((piece, _is_line(piece, lines)))
+                out.append((piece, _is_line(piece, lines), False))
 
     for line in text.split("\n"):
         # A line of a code block is a piece of its own, whatever it looks like (a
@@ -281,12 +275,12 @@ def pieces(text: str, code: Sequence[tuple[int, int]] = ()) -> list[tuple[str, b
         in_code = any(s <= at < e for s, e in code) and bool(line.strip())
         if in_code or _row_cells(line.strip()):
             flush()
-            out.append((line.strip(), True))
+            out.append((line.strip(), True, in_code))
         else:
             prose.append(line)
         at += len(line) + 1
     flush()
-    return [(p, line) for p, line in out if any(ch.isalnum() for ch in p)]
+    return [piece for piece in out if any(ch.isalnum() for ch in piece[0])]
 
 
 @dataclass(frozen=True)
@@ -319,15 +313,14 @@ class _Analysis:
             known = {c.id: hit for c in chunks if (hit := self._cache.get(c.id)) is not None}
         new = list({c.id: c for c in chunks if c.id not in known}.values())
         if new:
-            found = [pieces(c.text, c.code_spans) or [(c.text, False)] for c in new]
-            tags = entities([t for f in found for t, _ in f])
+            found = [_pieces(c.text, c.code_spans) or [(c.text, False, False)] for c in new]
+            tags = entities([t for f in found for t, _, _ in f])
             start = 0
             for chunk, f in zip(new, found, strict=True):
-                texts = [t for t, _ in f]
+                texts = [t for t, _, _ in f]
                 vectors = np.asarray(self.embedder.embed_documents(texts), dtype=np.float32)
-                in_code = code_lines(chunk.text, chunk.code_spans)
-                known[chunk.id] = _Parts(texts, [line for _, line in f],
-                                         [line and t in in_code for t, line in f], vectors,
+                known[chunk.id] = _Parts(texts, [line for _, line, _ in f],
+                                         [code for _, _, code in f], vectors,
                                          tags[start:start + len(f)])
                 start += len(f)
             with self._lock:

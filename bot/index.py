@@ -72,20 +72,31 @@ class Catalog:
         """Create the tables; those of a replica written by another layout (columns added
         since) are dropped first. The replica is a cache of the store: the next sync sees
         no identity and rebuilds it whole, BM25 index included."""
+        # Checked before locking too: opening a replica of this layout neither waits for
+        # a sync another process is running nor writes (a reader on a full disk opens it).
+        if self._layout() == LAYOUT:
+            return
         db = self._db()
         with self.lock:
+            if self._layout() == LAYOUT:
+                return
             tables = {r[0] for r in db.execute(
                 "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
-            layout = db.execute("SELECT value FROM meta WHERE key='layout'").fetchone() \
-                if "meta" in tables else None
-            if layout is not None and layout[0] == LAYOUT:
-                return  # nothing to write: a reader on a full disk still opens it
             if tables:
                 with self._write() as tx:
                     for table in sorted(tables):
                         tx.execute(f'DROP TABLE "{table}"')
             db.executescript(_SCHEMA)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('layout', ?)", (LAYOUT,))
+
+    def _layout(self) -> str | None:
+        """The layout the replica was written by (None: no replica, or one from before
+        layouts were recorded)."""
+        db = self._db()
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+                      ).fetchone() is None:
+            return None
+        return self.meta("layout")
 
     # ----- connections -----------------------------------------------------------------
 

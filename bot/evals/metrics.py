@@ -245,9 +245,8 @@ def _fold(text: str) -> str:
     # A case's evidence is copied from the source file or from an earlier reading of it:
     # markup around a word, a PDF's "ﬁ" ligature or a space left before a comma where
     # inline code ended does not make it another sentence.
-    text = normalize(unicodedata.normalize("NFKC", _TAG.sub("", text)))
-    return re.sub(r" ([.,;:!?])", r"\1", text).replace("’", "'").replace("‘", "'").replace(
-        "“", '"').replace("”", '"')
+    text = _ws(normalize(unicodedata.normalize("NFKC", _TAG.sub("", text))))
+    return text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
 
 
 # ----- aggregation ------------------------------------------------------------------------
