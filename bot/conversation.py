@@ -12,7 +12,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot import citations as markers
-from bot.text import STOPWORDS, asked_head, names, noun_phrases
+from bot.text import (
+    STOPWORDS,
+    asked_head,
+    names,
+    noun_phrases,
+    preposition_of,
+    prepositional_phrases,
+)
 
 Turn = Mapping[str, Any]
 
@@ -20,6 +27,8 @@ _SUBJECT = {"he", "she", "they"}
 _OBJECT = {"him", "them"}
 _POSSESSIVE = {"his", "their", "its", "hers"}
 _NEUTER = {"it"}
+_PERSONAL = {"he", "she", "him", "her", "his", "hers"}
+_WHO = re.compile(r"^\W*(?:and\s+)?who\b", re.IGNORECASE)
 _PLURAL = {"they", "them", "their"}
 _PRONOUN = re.compile(r"\b(he|she|they|him|them|his|their|its|hers|her|it)\b", re.IGNORECASE)
 _ELLIPSIS = re.compile(
@@ -42,6 +51,15 @@ _DETERMINERS = {"the", "a", "an", "this", "that", "its", "his", "her", "their", 
 _WHICH = re.compile(r"^\W*(?:and\s+)?(?:which|what)\s+(?!(?:is|are|was|were|does|do|did)\b)",
                     re.IGNORECASE)
 _QUESTION_WORDS = {"what", "who", "which", "whom", "whose", "where", "when", "how", "why"}
+_AUXILIARIES = ("is|are|was|were|does|do|did|can|could|will|would|should|shall|has|have|had|"
+                "must|may|might")
+# The phrase naming what a question asks for: "Ninja version" of "Since which Ninja version
+# is the cleandead tool available?". What it names is asked for, not talked about.
+_ASKED = re.compile(
+    rf"\b(?:which|what|how many|how much)\s+(?!(?:{_AUXILIARIES})\b)(?P<x>.+?)"
+    rf"\s+(?:{_AUXILIARIES})\b",
+    re.IGNORECASE,
+)
 _SPEAKERS = {"i", "me", "you", "we", "us", "one"}
 # What a name runs on into without a space: "OS" of "OS/390" is no name of its own.
 _COMPOUND = r"[\w/+-]*"
@@ -152,16 +170,15 @@ def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
     last = condense(previous[-1], earlier, depth + 1)
 
     elliptic = _ELLIPSIS.match(question)
-    flag = elliptic and _FLAG.fullmatch(elliptic.group("x").strip())
-    if elliptic and (flag or _is_noun_phrase(elliptic.group("x"))):
-        new_subject = elliptic.group("x")
-        # An option asked about in place of another: the option the last question named.
-        old_subject = (_FLAG.findall(last) or [None])[-1] if flag else topic_of(last)
-        if old_subject and old_subject.lower() in last.lower():
-            return re.sub(re.escape(old_subject), new_subject, last, count=1, flags=re.IGNORECASE)
-        return question
+    if elliptic:
+        said = elliptic.group("x").strip()
+        filled = _fill_ellipsis(said, last)
+        if filled is not None:
+            return filled
+        if _FLAG.fullmatch(said) or preposition_of(said) or _is_noun_phrase(said):
+            return question
 
-    if names(question) or _identifiers(question):
+    if _names_its_subject(question):
         return question
     reply = _last_answer(history)
     question = _demonstratives(question, [reply, last])
@@ -169,7 +186,7 @@ def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
         return question
     said = {m.lower() for m in _PRONOUN.findall(question)}
     plural = bool(said) and said <= _PLURAL
-    subject = None if plural else _answered(last, reply)
+    subject = None if plural else _answered(last, reply, personal=bool(said & _PERSONAL))
     subject = subject or _referent(last, plural, question)
     if subject is None:
         for turn in reversed(previous[:-1]):
@@ -179,6 +196,77 @@ def condense(question: str, history: Sequence[Turn], depth: int = 0) -> str:
     if subject is None:
         return question
     return _substitute(question, subject)
+
+
+def _fill_ellipsis(said: str, last: str) -> str | None:
+    """``last`` with the elliptical ``said`` in place of what it stands in for: an option for
+    the option ``last`` named, a prepositional phrase for the one of ``last`` with the same
+    preposition (else its last), a noun phrase for what ``last`` is about. None when
+    ``said`` is none of these or ``last`` has nothing of the kind."""
+    if _FLAG.fullmatch(said):
+        old = (_FLAG.findall(last) or [None])[-1]
+    elif preposition := preposition_of(said):
+        phrases = prepositional_phrases(last)
+        same = [p for p in phrases if p[0] == preposition] or list(phrases)
+        if not same:
+            return None
+        _, start, end = same[-1]
+        return last[:start] + (said[:1].upper() + said[1:] if start == 0 else said) + last[end:]
+    elif _is_noun_phrase(said):
+        old = _talked_about(last, said)
+    else:
+        return None
+    if not old or old.lower() not in last.lower():
+        return None
+    return re.sub(re.escape(old), said, last, count=1, flags=re.IGNORECASE)
+
+
+def _asked_span(question: str) -> tuple[int, int]:
+    match = _ASKED.search(question)
+    return (match.start("x"), match.end("x")) if match else (0, 0)
+
+
+def _talked_about(question: str, said: str = "") -> str | None:
+    """What ``question`` is about, which the elliptical ``said`` replaces: its topic, unless
+    that lies in the phrase naming what it asks for ("Ninja" of "Since which Ninja version
+    is the cleandead tool available?"); then its noun phrase with the head noun of
+    ``said`` ("a while loop" for "a for loop"), else its first other noun phrase ("the
+    cleandead tool")."""
+    start, end = _asked_span(question)
+    asked = question[start:end].lower()
+    topic = topic_of(question)
+    if topic and topic.lower() not in asked:
+        return topic
+    phrases = []
+    for s, e in noun_phrases(question):
+        phrase = question[s:e]
+        words = phrase.lower().split()
+        if (s < end and e > start) or _QUESTION_WORDS & set(words) or _PRONOUN.fullmatch(phrase):
+            continue
+        if not all(w in STOPWORDS or w in _SPEAKERS for w in words):
+            phrases.append(phrase)
+    spans = noun_phrases(said)
+    head = said[spans[0][0]:spans[0][1]].split()[-1].lower() if spans else ""
+    alike = [p for p in phrases if p.split()[-1].lower() == head]
+    return next(iter(alike or phrases), topic)
+
+
+def _names_its_subject(question: str) -> bool:
+    """Whether ``question`` names what its pronouns stand for itself: it names something
+    before its first pronoun, or has no pronoun. A name inside the phrase of what it asks
+    for does not count: "Windows" in "Which Windows API call does it use?" is asked for,
+    and "it" is still the earlier subject."""
+    named = [*_identifiers(question), *names(question)]
+    if not named:
+        return False
+    pronoun = _PRONOUN.search(question)
+    if pronoun is None:
+        return True
+    start, end = _asked_span(question)
+    return any(
+        m.start() < pronoun.start() and not start <= m.start() < end
+        for name in named for m in re.finditer(re.escape(name), question)
+    )
 
 
 def _last_answer(history: Sequence[Turn]) -> str:
@@ -212,10 +300,15 @@ def _demonstratives(question: str, earlier: Sequence[str]) -> str:
     return _DEMONSTRATIVE.sub(replace, question)
 
 
-def _answered(question: str, reply: str) -> str | None:
+def _answered(question: str, reply: str, personal: bool = False) -> str | None:
     """What a "which X" question was answered with, when the reply names it as an X ("the
-    clean tool" for "Which tool removes built files?"): a pronoun of the next question
-    stands for the answer, not for a phrase of the question."""
+    clean tool" for "Which tool removes built files?"), or for a "who" question and a
+    personal pronoun ("he", "her"), the first name the reply gives that the question did
+    not: a pronoun of the next question stands for the answer, not for a phrase of the
+    question."""
+    if personal and _WHO.match(question):
+        asked = question.lower()
+        return next((n for n in names(reply) if n.lower() not in asked), None)
     head = asked_head(question) if _WHICH.match(question) else ""
     return _headed(head.split()[-1], [reply]) if head else None
 

@@ -283,6 +283,37 @@ def noun_phrases(text: str, plural: bool = False) -> tuple[tuple[int, int], ...]
                  if many or not plural)
 
 
+@lru_cache(maxsize=1024)
+def prepositional_phrases(text: str) -> tuple[tuple[str, int, int], ...]:
+    """The prepositional phrases of ``text`` that qualify its verb and whose object is a noun
+    phrase, as ``(preposition, start, end)`` character spans from spaCy's parse, in order:
+    "What does gzip return for a missing file?" gives ``("for", 19, 39)``. None that holds a
+    question word ("Since which version"), and none that qualifies a noun ("the flag of
+    bzip2")."""
+    doc = _nlp()(text, disable=["ner"])
+    found = []
+    for token in doc:
+        if (token.dep_ != "prep" or token.head.pos_ not in ("VERB", "AUX")
+                or not any(c.dep_ == "pobj" for c in token.children)):
+            continue
+        span = doc[token.left_edge.i:token.right_edge.i + 1]
+        if not any(t.tag_ in _WH_TAGS for t in span):
+            found.append((token.lower_, span.start_char, span.end_char))
+    return tuple(found)
+
+
+@lru_cache(maxsize=1024)
+def preposition_of(fragment: str) -> str:
+    """The preposition of ``fragment`` when it is one prepositional phrase and nothing more
+    ("for an internal error" gives "for"), else ""."""
+    doc = _nlp()(fragment, disable=["ner"])
+    first = doc[0] if len(doc) else None
+    if (first is None or first.tag_ != "IN" or first.dep_ != "ROOT"
+            or not any(c.dep_ == "pobj" for c in first.children)):
+        return ""
+    return first.lower_
+
+
 _WH_TAGS = frozenset({"WDT", "WP", "WRB"})
 _DETERMINERS = frozenset({"the", "a", "an", "many", "much"})
 # Verbs that end a wh-phrase the parser ran on into ("what year did ..."); a participle

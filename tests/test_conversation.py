@@ -40,14 +40,37 @@ def test_a_question_naming_its_own_subject_is_kept() -> None:
     assert condense(question, history) == question
 
 
+def test_a_pronoun_before_any_name_of_the_question_takes_the_previous_subject() -> None:
+    history = _turns(("What does the --theme option do?", "It picks the colours."))
+    assert condense("Can it also read a CSS file over HTTP?", history) == (
+        "Can the --theme option also read a CSS file over HTTP?")
+    # A name inside what the question asks for is not its subject.
+    history = _turns(("What does os.hostname() return?", "The host name."))
+    assert condense("Which POSIX call does it use?", history) == (
+        "Which POSIX call does os.hostname() use?")
+
+
 def test_topic_of_finds_names_and_possessives() -> None:
     assert topic_of("What did Alan Turing's paper say?") == "Alan Turing"
     assert topic_of("Tell me about the treaty") == "the treaty"
 
 
-def test_an_elliptical_clause_is_not_spliced_into_the_previous_question() -> None:
+def test_an_elliptical_phrase_takes_the_place_of_its_like_in_the_previous_question() -> None:
     history = _turns(("What does gzip return for a missing file?", "1."))
-    assert condense("And for a corrupted archive?", history) == "And for a corrupted archive?"
+    assert condense("And for a corrupted archive?", history) == (
+        "What does gzip return for a corrupted archive?")
+    history = _turns(("With GCC 3.2, how do I hide the pool from the leak report?", "..."))
+    assert condense("And with GCC 3.4 or newer?", history) == (
+        "With GCC 3.4 or newer, how do I hide the pool from the leak report?")
+    # No phrase of the kind to replace: left as asked.
+    history = _turns(("Who wrote the first manual?", "Ada."))
+    assert condense("And for the second edition?", history) == "And for the second edition?"
+    # What the previous question asks for stays; what it is about is replaced.
+    history = _turns(("Since which release is the tidy command available?", "1.10."))
+    assert condense("And prune?", history) == "Since which release is prune available?"
+
+
+def test_an_elliptical_clause_is_not_spliced_into_the_previous_question() -> None:
     history = _turns(("How do I install Rust with rustup?", "Run the installer."))
     assert condense("And to keep it up to date?", history) == "And to keep Rust up to date?"
 
@@ -137,3 +160,16 @@ def test_an_elliptical_follow_up_can_ask_about_another_option() -> None:
     assert condense("And --force?", history) == "What does --force do in the installer?"
     history = _turns(("What does the -v flag of the archiver do?", "It lists files."))
     assert condense("What about -q?", history) == "What does the -q flag of the archiver do?"
+
+
+def test_an_elliptical_noun_phrase_replaces_the_phrase_with_its_head_noun() -> None:
+    history = _turns(("How long does a read loop in the shell wait?", "Until EOF."))
+    assert condense("What about a poll loop?", history) == (
+        "How long does a poll loop in the shell wait?")
+
+
+def test_a_personal_pronoun_after_a_who_question_stands_for_the_person_answered() -> None:
+    history = _turns(("Who wrote the parser?", "The parser was written by Grace Hopper."))
+    assert condense("How can I contact her?", history) == "How can I contact Grace Hopper?"
+    # "it" is still the thing asked about, not the person.
+    assert condense("Is it still maintained?", history) == "Is the parser still maintained?"
