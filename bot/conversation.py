@@ -15,6 +15,7 @@ from bot import citations as markers
 from bot.text import (
     STOPWORDS,
     asked_head,
+    entities,
     names,
     noun_phrases,
     preposition_of,
@@ -303,12 +304,17 @@ def _demonstratives(question: str, earlier: Sequence[str]) -> str:
 def _answered(question: str, reply: str, personal: bool = False) -> str | None:
     """What a "which X" question was answered with, when the reply names it as an X ("the
     clean tool" for "Which tool removes built files?"), or for a "who" question and a
-    personal pronoun ("he", "her"), the first name the reply gives that the question did
-    not: a pronoun of the next question stands for the answer, not for a phrase of the
-    question."""
+    personal pronoun ("he", "her") when it names no person itself, the first person the
+    reply names (spaCy's recogniser): a pronoun of the next question stands for the answer, not
+    for a phrase of the question."""
     if personal and _WHO.match(question):
-        asked = question.lower()
-        return next((n for n in names(reply) if n.lower() not in asked), None)
+        asked, answer = entities([question, reply])
+        # "Who is Ada Lovelace?" names its person: "she" is still her.
+        if any(label == "PERSON" for label, _ in asked):
+            return None
+        said = question.lower()
+        people = [text for label, text in answer if label == "PERSON"]
+        return next((p for p in people if p.lower() not in said), None)
     head = asked_head(question) if _WHICH.match(question) else ""
     return _headed(head.split()[-1], [reply]) if head else None
 

@@ -19,7 +19,7 @@ import json
 import math
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -78,7 +78,7 @@ _LAID_OUT = re.compile(rf"(?:{LIST_ITEM}|#\s*\w|\$\s|>>>\s|[\w.]+\s*(?:=|\(|\{{|
 _REASON = re.compile(r"\b(because|since|due to|so that|in order to|as a result|therefore|"
                      r"thus|caused|leads? to|reason)\b", re.IGNORECASE)
 
-CANDIDATE_FEATURES = (
+BASE_CANDIDATE_FEATURES = (
     "lex", "lex_ctx", "focus", "focus_ctx", "lex_prev", "lex_next", "lex_passage", "lex_rel",
     "lex_rank", "bigram",
     "cos", "cos_rel", "cos_rank", "cos_passage", "inv_rank", "fused_rel", "dense_hit",
@@ -89,12 +89,18 @@ CANDIDATE_FEATURES = (
     "head", "head_ctx", "is_code",
     *(f"kind_{k}" for k in KIND_NAMES),
 )
+# Whether the question's asked noun calls for a figure ("Which version ...?", "What is the
+# value of ...?"), as learnt from the training answers (see numeric_expectation), and whether
+# the piece gives a figure the question does not.
+NUMERIC_FEATURES = ("numeric_expect", "new_number", "numeric_gap")
+CANDIDATE_FEATURES = (*BASE_CANDIDATE_FEATURES, *NUMERIC_FEATURES)
 # The reader's view of the best candidates, next to the first stage's (see Ranking).
 RERANK_FEATURES = ("stage1", "stage1_rel", "reader", "reader_rel", "reader_rank")
 ANSWER_FEATURES = (
     "p1", "p2", "margin", "lex_passage", "lex", "lex_ctx", "focus_ctx", "cos", "cos_passage",
     "rare_missing", "unseen", "names_missing", "numbers_missing", "miss_max",
-    "expects_type", "type_match", "reader_top", "reader_max",
+    "expects_type", "type_match", "reader_top", "reader_max", "numeric_expect",
+    "numeric_gap",
 )
 # Whether the piece after the best one should be quoted with it (see follow_features).
 FOLLOW_FEATURES = (
@@ -107,6 +113,40 @@ FOLLOW_FEATURES = (
 # A follow threshold no probability reaches: the piece after is never quoted.
 FOLLOW_NEVER = 2.0
 ARTIFACT = "evidence-model.json"
+
+
+def asked_noun(question: str) -> str:
+    """The stemmed head noun of what ``question`` asks for ("version" of "Since which Rust
+    version ..."), "" when it names none."""
+    head = asked_head(question).split()
+    return stem(head[-1].lower()) if head else ""
+
+
+def numeric_expectation(
+    question: str, numeric: Mapping[str, Any], own: tuple[int, int] = (0, 0)
+) -> float:
+    """How often, in the training answers, a question asking for this noun was answered
+    with a figure: the smoothed share ``(k + a p) / (n + a)`` of the noun's ``[k, n]``
+    counts, ``p`` the share over all nouns and ``a`` the prior's weight, both fitted by
+    ``bot train``. 0 for a question that names no asked noun. ``own`` takes a training
+    question's own counts out of its noun's, so that no question sees its own answer."""
+    noun = asked_noun(question)
+    if not noun or not numeric:
+        return 0.0
+    k, n = numeric["heads"].get(noun, (0, 0))
+    k, n = k - own[0], n - own[1]
+    prior, weight = float(numeric["prior"]), float(numeric["weight"])
+    return (k + weight * prior) / (n + weight)
+
+
+def numeric_columns(question: str, texts: Sequence[str], expect: float) -> np.ndarray:
+    """The :data:`NUMERIC_FEATURES` of each piece of ``texts``."""
+    said = set(words(question))
+    out = np.zeros((len(texts), len(NUMERIC_FEATURES)), dtype=np.float32)
+    for i, text in enumerate(texts):
+        new = any(_NUMBER.search(w) and w not in said for w in words(text))
+        out[i] = (expect, float(new), expect * (1.0 - float(new)))
+    return out
 
 
 def question_kind(question: str) -> str | None:
@@ -504,9 +544,11 @@ class EvidenceScorer:
                                        after))
                 rows.append(row)
         _relative(rows)
-        matrix = np.asarray([[r[f] for f in CANDIDATE_FEATURES] for r in rows],
-                            dtype=np.float32).reshape(-1, len(CANDIDATE_FEATURES))
-        return cands, matrix
+        base = np.asarray([[r[f] for f in BASE_CANDIDATE_FEATURES] for r in rows],
+                          dtype=np.float32).reshape(-1, len(BASE_CANDIDATE_FEATURES))
+        expect = numeric_expectation(question, self.model.numeric)
+        return cands, np.hstack([base, numeric_columns(question, [c.text for c in cands],
+                                                       expect)])
 
     def score(self, question: str, retrieved: Sequence[Scored], snapshot: Snapshot) -> Ranking:
         """Candidates best first, their probabilities and the answer confidence."""
@@ -669,6 +711,8 @@ def answer_features(
         "type_match": float(top[col["type_match"]]),
         "reader_top": float(reader[0]) if len(reader) else 0.0,
         "reader_max": float(reader.max()) if len(reader) else 0.0,
+        "numeric_expect": float(top[col["numeric_expect"]]),
+        "numeric_gap": float(top[col["numeric_gap"]]),
     }
     return np.asarray([values[f] for f in ANSWER_FEATURES], dtype=np.float32)
 
@@ -732,6 +776,12 @@ class EvidenceModel:
     def follow_probability(self, row: np.ndarray) -> float:
         """P(the piece after the best one holds the answer that the best one lacks)."""
         return float(_predict(self._follow, row.reshape(1, -1))[0])
+
+    @cached_property
+    def numeric(self) -> dict[str, Any]:
+        """The training answers' counts by asked noun (see :func:`numeric_expectation`);
+        empty for a model without them."""
+        return dict(self.spec.get("numeric", {}))
 
     @property
     def top_k(self) -> int:

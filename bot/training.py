@@ -13,6 +13,7 @@ import json
 import math
 import pickle
 import platform
+import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ from bot.evals.harness import one_thread
 from bot.evals.metrics import gold_in_answer, must_include
 from bot.evidence import (
     ANSWER_FEATURES,
+    BASE_CANDIDATE_FEATURES,
     CANDIDATE_FEATURES,
     FOLLOW_FEATURES,
     FOLLOW_NEVER,
@@ -38,8 +40,11 @@ from bot.evidence import (
     EvidenceScorer,
     answer_features,
     apply_rerank,
+    asked_noun,
     follow_features,
     linear_probabilities,
+    numeric_columns,
+    numeric_expectation,
     question_signals,
     quoted,
     rerank_features,
@@ -161,7 +166,9 @@ def _cache_key(spec: tuple[Path, Path | None]) -> str:
     # The data's bytes and the feature names: a dataset edited, or a feature added or
     # removed, is asked again.
     path, corpus = spec
-    parts = [_sha256(path), _sha256(corpus) if corpus else "", *CANDIDATE_FEATURES]
+    # The numeric features are set after collecting (see with_numeric), so they are not
+    # part of the key.
+    parts = [_sha256(path), _sha256(corpus) if corpus else "", *BASE_CANDIDATE_FEATURES]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
@@ -196,6 +203,73 @@ def collect_cached(
     return out
 
 
+_DIGIT = re.compile(r"\d")
+# The weights of the prior tried for the asked nouns' shares (pseudo-questions).
+_PRIOR_WEIGHTS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+def _figure_answer(question: Question) -> bool | None:
+    """Whether an answerable question's answer is a figure (a digit in its first gold
+    answer, or in any answer of its first required group); None for the others."""
+    case = question.case
+    if not question.answerable:
+        return None
+    answers = list(case.gold_answers[:1]) or list(case.must_include[0] if case.must_include
+                                                   else ())
+    return any(_DIGIT.search(a) for a in answers) if answers else None
+
+
+def _own(question: Question, noun: str) -> tuple[int, int]:
+    figure = _figure_answer(question)
+    return (int(bool(figure)), 1) if noun and figure is not None else (0, 0)
+
+
+def fit_numeric(questions: Sequence[Question]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Count, for each asked noun, the answerable questions asking for it and those of them
+    answered with a figure; fit the prior's weight by the leave-one-out likelihood of those
+    answers. Returns the artifact's ``numeric`` part and a report."""
+    heads: dict[str, list[int]] = {}
+    seen: list[tuple[str, bool]] = []
+    for q in questions:
+        noun = asked_noun(q.standalone or q.case.question)
+        figure = _figure_answer(q)
+        if noun and figure is not None:
+            counts = heads.setdefault(noun, [0, 0])
+            counts[0] += int(figure)
+            counts[1] += 1
+            seen.append((noun, figure))
+    if not seen:
+        return {}, {"nouns": 0}
+    prior = sum(k for k, _ in heads.values()) / sum(n for _, n in heads.values())
+    scores = {}
+    for weight in _PRIOR_WEIGHTS:
+        loglik = 0.0
+        for noun, figure in seen:
+            k, n = heads[noun]
+            p = (k - int(figure) + weight * prior) / (n - 1 + weight)
+            loglik += math.log(max(p if figure else 1.0 - p, 1e-9))
+        scores[weight] = loglik / len(seen)
+    weight = max(scores, key=lambda w: (scores[w], -w))
+    numeric = {"heads": dict(sorted(heads.items())), "prior": round(prior, 6),
+               "weight": weight}
+    return numeric, {"nouns": len(heads), "questions": len(seen), "prior": round(prior, 4),
+                     "weight": weight,
+                     "mean_log_likelihood": {str(w): round(v, 4) for w, v in scores.items()}}
+
+
+def with_numeric(questions: Sequence[Question], numeric: dict[str, Any]) -> None:
+    """Set each question's numeric features, its own answer left out of its noun's
+    counts."""
+    for q in questions:
+        standalone = q.standalone or q.case.question
+        expect = numeric_expectation(standalone, numeric,
+                                     own=_own(q, asked_noun(standalone)))
+        q.rows = np.hstack([
+            q.rows[:, :len(BASE_CANDIDATE_FEATURES)],
+            numeric_columns(standalone, [c.text for c in q.cands], expect),
+        ]).astype(np.float32)
+
+
 def default_datasets(project: Path) -> list[tuple[Path, Path | None]]:
     """The training data the shipped model is fitted on, where present."""
     shared = project.parent / "shared" / "datasets"
@@ -204,7 +278,8 @@ def default_datasets(project: Path) -> list[tuple[Path, Path | None]]:
         (shared / "squad2-train-sample" / "squad2-train-first10.json", None),
         *((project / "evals" / "datasets" / name / "cases.jsonl",
            project / "evals" / "datasets" / name / "docs")
-          for name in ("manuals-train", "faq-train", "specs-train", "guides-train")),
+          for name in ("manuals-train", "faq-train", "specs-train", "guides-train",
+                       "code-train")),
     ]
     return [(p, c) for p, c in specs if p.exists()]
 
@@ -524,6 +599,9 @@ def train(
     out.parent.mkdir(parents=True, exist_ok=True)
     data = collect_cached(specs, settings, embedder, progress, cache)
     questions = data.questions
+    numeric, numeric_report = fit_numeric(questions)
+    with_numeric(questions, numeric)
+    progress(f"asked nouns: {numeric_report}")
     progress(f"{len(questions)} questions, "
              f"{sum(len(q.rows) for q in questions)} candidates, "
              f"{len({q.group for q in questions})} groups")
@@ -537,6 +615,7 @@ def train(
     share, shares_report, logistic = _choose_document_share(questions, fold_idx, seed,
                                                              progress)
     report["document_share"] = {"chosen": share, "tried": shares_report}
+    report["asked_nouns"] = numeric_report
     weights = document_weights(questions, share)
     for name in ("logistic", "boosted") if compare else ("logistic",):
         # The logistic model's held-out probabilities under the chosen share are those the
@@ -648,6 +727,7 @@ def train(
         **({"rerank": rerank_spec} if rerank_spec else {}),
         **({"follow": {"features": list(FOLLOW_FEATURES), **follow_spec,
                        "threshold": follow_threshold}} if follow_spec else {}),
+        **({"numeric": numeric} if numeric else {}),
         "threshold": round(threshold, 6),
         "second_ratio": second_ratio,
         "threshold_meaning": f"refuses {refusal_rate:.0%} of answerable questions on "

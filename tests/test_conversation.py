@@ -173,3 +173,10 @@ def test_a_personal_pronoun_after_a_who_question_stands_for_the_person_answered(
     assert condense("How can I contact her?", history) == "How can I contact Grace Hopper?"
     # "it" is still the thing asked about, not the person.
     assert condense("Is it still maintained?", history) == "Is the parser still maintained?"
+    # A place or an organisation the reply names is no one "he" can be.
+    history = _turns(("Who is Ken Ota?", "Ken Ota is a professor at Tohoku University."))
+    assert condense("Which university is he affiliated with?", history) == (
+        "Which university is Ken Ota affiliated with?")
+    # A who-question naming its person keeps "he" for that person, whoever the reply names.
+    history = _turns(("Who is Ken Ota?", "A professor who met Mary Smith in Osaka."))
+    assert condense("When was he born?", history) == "When was Ken Ota born?"

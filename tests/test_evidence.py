@@ -16,6 +16,8 @@ from bot.evidence import (
     CANDIDATE_FEATURES,
     EvidenceModel,
     asked_cell,
+    numeric_columns,
+    numeric_expectation,
     pieces,
     question_kind,
     section_label,
@@ -464,3 +466,20 @@ def test_document_questions_get_the_weight_share_asked_for() -> None:
     assert docs / weights.sum() == pytest.approx(0.25) and weights[0] == 1.0
     # Only one kind of question: nothing to balance.
     assert document_weights(questions[9:], 0.25).tolist() == [1.0] * 3
+
+
+def test_the_figure_a_question_asks_for_is_learnt_from_the_answers_by_asked_noun() -> None:
+    numeric = {"heads": {"version": [8, 10], "color": [0, 6]}, "prior": 0.25, "weight": 1.0}
+    version = numeric_expectation("Since which Rust version is the lint on?", numeric)
+    assert version == pytest.approx((8 + 0.25) / 11)
+    assert numeric_expectation("Which color is the flag?", numeric) == pytest.approx(0.25 / 7)
+    # A noun never seen has the prior; a question asking for no noun, nothing.
+    assert numeric_expectation("Which port does it use?", numeric) == pytest.approx(0.25)
+    assert numeric_expectation("When was it released?", numeric) == 0.0
+    # A training question's own answer is left out of its noun's counts.
+    own = numeric_expectation("Which version added it?", numeric, own=(1, 1))
+    assert own == pytest.approx((7 + 0.25) / 10)
+    rows = numeric_columns("Which version replaced 1.2?", [
+        "Version 1.3 replaced it.", "It replaced version 1.2.", "No figure here."], version)
+    assert rows[:, 1].tolist() == [1.0, 0.0, 0.0]
+    assert rows[:, 2].tolist() == pytest.approx([0.0, version, version])
