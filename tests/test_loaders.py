@@ -802,3 +802,26 @@ def test_unknown_type_is_unsupported(tmp_path: Path) -> None:
     path.write_bytes(b"a,b\n")
     with pytest.raises(UnsupportedType, match=r"\.bin"):
         load(path)
+
+
+def test_a_defined_term_is_read_with_the_first_line_of_its_definition(tmp_path: Path) -> None:
+    page = tmp_path / "tools.html"
+    page.write_text(
+        "<html><body><h1>Options</h1><dl>"
+        "<dt><code>-l</code>, <code>--mathlib</code>¶</dt>"
+        "<dd><p>Define the math library.</p><p>It sets scale to 20.</p></dd>"
+        "<dt>-q</dt><dd><pre>bc -q</pre></dd></dl>"
+        # A two-column table laying out tools (it holds a code block: no data table).
+        "<table><tr><td><p>clean</p></td><td><p>remove built files.</p>"
+        "<pre>ninja -t clean</pre></td></tr>"
+        "<tr><td>browse</td><td>serve the graph. <em>Available since 1.4.</em></td></tr>"
+        "</table></body></html>",
+        encoding="utf-8",
+    )
+    paragraphs = load(page).text.split("\n\n")
+    assert "-l, --mathlib — Define the math library." in paragraphs
+    assert "It sets scale to 20." in paragraphs
+    # A term whose definition opens with a code block stands alone before it.
+    assert paragraphs[paragraphs.index("-q") + 1] == "bc -q"
+    assert "clean — remove built files." in paragraphs
+    assert "browse — serve the graph. Available since 1.4." in paragraphs

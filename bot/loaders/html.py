@@ -35,6 +35,10 @@ _INVISIBLE = re.compile(
 # Anchor characters that documentation generators append to headings ("Install¶").
 _ANCHORS = "¶#§ \u00a0"
 _FLUSH = object()
+# Between a defined term and the first line of its definition, which are read as one
+# ("cleandead — remove files produced by previous builds ..."): a definition's sentences
+# then have their term beside them, not two pieces away.
+TERM_JOIN = " — "
 _XML_DECLARATION = re.compile(r"\A\ufeff?\s*<\?xml\b[^>]*\?>")
 
 
@@ -57,12 +61,20 @@ def add_html(builder: Builder, markup: str) -> str:
     title_tag = soup.find("title")
     title = title_tag.get_text(" ", strip=True) if title_tag else ""
     pending: list[str] = []
+    # A defined term waiting for the first line of its definition.
+    term: list[str] = []
 
     def flush() -> None:
         # Inline pieces are joined as they are: "call <code>f()</code>." stays "call f().".
         line = " ".join("".join(pending).split())
         pending.clear()
+        if line and term:
+            line = f"{term.pop()}{TERM_JOIN}{line}"
         builder.add(line)
+
+    def release_term() -> None:
+        if term:
+            builder.add(term.pop())
 
     # Iterative walk: deeply nested markup must not exhaust the Python stack.
     stack: list[object] = [_content_root(soup)]
@@ -75,9 +87,21 @@ def add_html(builder: Builder, markup: str) -> str:
                 pending.append(str(node))
         elif isinstance(node, Tag) and not hidden(node):
             name = (node.name or "").lower()
+            cell = _term_cell(node) if name == "tr" else None
+            if name == "dt" or cell is not None:
+                flush()
+                release_term()
+                said = inline_text(cell if cell is not None else node).rstrip(_ANCHORS)
+                if said:
+                    term.append(said)
+                if cell is not None:
+                    stack.append(_FLUSH)
+                    stack.extend(reversed([c for c in node.children if c is not cell]))
+                continue
             unit = _unit(node, name)
             if unit is not None:
                 flush()
+                release_term()
                 kind, text = unit
                 level = _HEADINGS.get(name, 1)
                 builder.add(text.rstrip(_ANCHORS) if kind == "heading" else text, kind, level)
@@ -89,7 +113,22 @@ def add_html(builder: Builder, markup: str) -> str:
             if block:
                 stack.append(_FLUSH)
     flush()
+    release_term()
     return title
+
+
+def _term_cell(row: Tag) -> Tag | None:
+    """The first cell of a row of a two-column table that lays out terms and what they are
+    (DocBook's "horizontal" lists: a tool's name, then what it does), when every row of its
+    table has two cells."""
+    table = row.find_parent("table")
+    if table is None or is_data_table(table):
+        return None
+    rows = table_rows(table)
+    if not rows or any(len(cells) != 2 for _, cells in rows):
+        return None
+    cells = row.find_all(["td", "th"], recursive=False)
+    return cells[0] if len(cells) == 2 else None
 
 
 def _content_root(soup: BeautifulSoup) -> Tag | BeautifulSoup:
