@@ -63,6 +63,7 @@ def add_html(builder: Builder, markup: str) -> str:
     pending: list[str] = []
     # A defined term waiting for the first line of its definition.
     term: list[str] = []
+    term_tables: dict[int, bool] = {}
 
     def flush() -> None:
         # Inline pieces are joined as they are: "call <code>f()</code>." stays "call f().".
@@ -87,7 +88,7 @@ def add_html(builder: Builder, markup: str) -> str:
                 pending.append(str(node))
         elif isinstance(node, Tag) and not hidden(node):
             name = (node.name or "").lower()
-            cell = _term_cell(node) if name == "tr" else None
+            cell = _term_cell(node, term_tables) if name == "tr" else None
             if name == "dt" or cell is not None:
                 flush()
                 release_term()
@@ -117,15 +118,19 @@ def add_html(builder: Builder, markup: str) -> str:
     return title
 
 
-def _term_cell(row: Tag) -> Tag | None:
+def _term_cell(row: Tag, term_tables: dict[int, bool]) -> Tag | None:
     """The first cell of a row of a two-column table that lays out terms and what they are
     (DocBook's "horizontal" lists: a tool's name, then what it does), when every row of its
-    table has two cells."""
+    table has two cells. ``term_tables`` keeps what each table was found to be, so a long
+    table is looked over once, not once a row."""
     table = row.find_parent("table")
-    if table is None or is_data_table(table):
+    if table is None:
         return None
-    rows = table_rows(table)
-    if not rows or any(len(cells) != 2 for _, cells in rows):
+    if id(table) not in term_tables:
+        rows = table_rows(table)
+        term_tables[id(table)] = (not is_data_table(table) and bool(rows)
+                                  and all(len(cells) == 2 for _, cells in rows))
+    if not term_tables[id(table)]:
         return None
     cells = row.find_all(["td", "th"], recursive=False)
     return cells[0] if len(cells) == 2 else None
