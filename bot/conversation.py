@@ -279,14 +279,15 @@ def _last_answer(history: Sequence[Turn]) -> str:
 
 def _headed(noun: str, earlier: Sequence[str]) -> str | None:
     """The first noun phrase of the first of ``earlier`` that has one headed by ``noun``
-    and saying more than it ("the deps variable" for "variable"), with "the" for its
-    determiner."""
+    and saying more than it ("the deps variable" for "variable"), or naming its thing
+    right after it ("the special variable history"), with "the" for its determiner."""
     for text in earlier:
         for start, end in noun_phrases(text) if text else ():
             said = text[start:end].split()
-            rest = said[1:] if said[0].lower() in _DETERMINERS else said
-            if len(rest) > 1 and rest[-1].lower() == noun.lower():
-                return "the " + " ".join(rest)
+            rest = [w.lower() for w in (said[1:] if said[0].lower() in _DETERMINERS
+                                        else said)]
+            if len(rest) > 1 and noun.lower() in rest[-2:]:
+                return "the " + " ".join(said[len(said) - len(rest):])
     return None
 
 

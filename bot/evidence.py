@@ -21,7 +21,7 @@ import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,7 @@ QUESTION_KINDS: dict[str, tuple[str, frozenset[str]]] = {
 }
 KIND_NAMES = tuple(QUESTION_KINDS)
 _KIND_PATTERNS = {k: re.compile(p, re.IGNORECASE) for k, (p, _) in QUESTION_KINDS.items()}
-_NUMBER = re.compile(r"\d")
+_DOTTED = re.compile(r"\d+(?:\.\d+)+")
 # How lines of lists, option tables and code start: a list item, a directive, a prompt, or
 # a statement of code.
 _LAID_OUT = re.compile(rf"(?:{LIST_ITEM}|#\s*\w|\$\s|>>>\s|[\w.]+\s*(?:=|\(|\{{|:\s*$))")
@@ -91,8 +91,9 @@ BASE_CANDIDATE_FEATURES = (
 )
 # Whether the question's asked noun calls for a figure ("Which version ...?", "What is the
 # value of ...?"), as learnt from the training answers (see numeric_expectation), and whether
-# the piece gives a figure the question does not.
-NUMERIC_FEATURES = ("numeric_expect", "new_number", "numeric_gap")
+# the piece gives a figure the question does not, and one of the shape that noun's figures
+# take (a release is "1.11", a year "1999", a size "256").
+NUMERIC_FEATURES = ("numeric_expect", "new_number", "numeric_gap", "shape_gap")
 CANDIDATE_FEATURES = (*BASE_CANDIDATE_FEATURES, *NUMERIC_FEATURES)
 # The reader's view of the best candidates, next to the first stage's (see Ranking).
 RERANK_FEATURES = ("stage1", "stage1_rel", "reader", "reader_rel", "reader_rank")
@@ -100,7 +101,7 @@ ANSWER_FEATURES = (
     "p1", "p2", "margin", "lex_passage", "lex", "lex_ctx", "focus_ctx", "cos", "cos_passage",
     "rare_missing", "unseen", "names_missing", "numbers_missing", "miss_max",
     "expects_type", "type_match", "reader_top", "reader_max", "numeric_expect",
-    "numeric_gap",
+    "numeric_gap", "shape_gap",
 )
 # Whether the piece after the best one should be quoted with it (see follow_features).
 FOLLOW_FEATURES = (
@@ -115,6 +116,9 @@ FOLLOW_NEVER = 2.0
 ARTIFACT = "evidence-model.json"
 
 
+# Cached: a question's numeric features and its training counts each ask for its noun, and
+# each asking is a parse.
+@lru_cache(maxsize=8192)
 def asked_noun(question: str) -> str:
     """The stemmed head noun of what ``question`` asks for ("version" of "Since which Rust
     version ..."), "" when it names none."""
@@ -139,13 +143,60 @@ def numeric_expectation(
     return (k + weight * prior) / (n + weight)
 
 
-def numeric_columns(question: str, texts: Sequence[str], expect: float) -> np.ndarray:
-    """The :data:`NUMERIC_FEATURES` of each piece of ``texts``."""
+def figure_shape(word: str) -> str | None:
+    """The shape of a figure (a word of :func:`bot.text.words` that starts with a digit):
+    "year" (1999), "dotted" (1.11, 3.4.4), "percent", "whole" (256, 1,000) or "other".
+    None for a word that is no figure, a name with a digit in it ("sha256") among them."""
+    if not word[:1].isdigit():
+        return None
+    if word.endswith("%"):
+        return "percent"
+    bare = word.replace(",", "")
+    if bare.isdigit():
+        return "year" if len(bare) == 4 and 1500 <= int(bare) <= 2099 else "whole"
+    return "dotted" if _DOTTED.fullmatch(bare) else "other"
+
+
+def answer_shape(text: str) -> str | None:
+    """The shape of the first figure of ``text`` (None when it has none)."""
+    return next((shape for w in words(text) if (shape := figure_shape(w))), None)
+
+
+def shape_shares(
+    question: str, numeric: Mapping[str, Any], own: str | None = None
+) -> dict[str, float]:
+    """How the figures answering a question of this asked noun were shaped in the training
+    answers: each shape's smoothed share ``(c + b q) / (k + b)`` of the noun's ``k``
+    figure answers, ``q`` the shape's share over all nouns and ``b`` the prior's weight.
+    Empty for a question that names no asked noun. ``own`` takes a training question's own
+    answer out of the counts."""
+    noun = asked_noun(question)
+    prior = numeric.get("shape_prior") or {}
+    if not noun or not prior:
+        return {}
+    counts = dict(numeric.get("shapes", {}).get(noun, {}))
+    if own is not None and counts.get(own, 0) > 0:
+        counts[own] -= 1
+    total, weight = sum(counts.values()), float(numeric["shape_weight"])
+    return {shape: (counts.get(shape, 0) + weight * float(share)) / (total + weight)
+            for shape, share in prior.items()}
+
+
+def numeric_columns(
+    question: str, texts: Sequence[str], expect: float, shares: Mapping[str, float]
+) -> np.ndarray:
+    """The :data:`NUMERIC_FEATURES` of each piece of ``texts``: the question's ``expect``
+    (:func:`numeric_expectation`), whether the piece gives a new figure, the expectation
+    when it gives none, and when it does, the expectation times how unlike the shapes
+    (``shares``, :func:`shape_shares`) of the asked noun's figures its best one is."""
     said = set(words(question))
     out = np.zeros((len(texts), len(NUMERIC_FEATURES)), dtype=np.float32)
     for i, text in enumerate(texts):
-        new = any(_NUMBER.search(w) and w not in said for w in words(text))
-        out[i] = (expect, float(new), expect * (1.0 - float(new)))
+        shapes = [shape for w in words(text) if w not in said and (shape := figure_shape(w))]
+        fit = max((shares.get(shape, 0.0) for shape in shapes), default=0.0)
+        new = float(bool(shapes))
+        out[i] = (expect, new, expect * (1.0 - new),
+                  expect * new * (1.0 - fit) if shares else 0.0)
     return out
 
 
@@ -546,9 +597,10 @@ class EvidenceScorer:
         _relative(rows)
         base = np.asarray([[r[f] for f in BASE_CANDIDATE_FEATURES] for r in rows],
                           dtype=np.float32).reshape(-1, len(BASE_CANDIDATE_FEATURES))
-        expect = numeric_expectation(question, self.model.numeric)
-        return cands, np.hstack([base, numeric_columns(question, [c.text for c in cands],
-                                                       expect)])
+        numeric = self.model.numeric
+        return cands, np.hstack([base, numeric_columns(
+            question, [c.text for c in cands], numeric_expectation(question, numeric),
+            shape_shares(question, numeric))])
 
     def score(self, question: str, retrieved: Sequence[Scored], snapshot: Snapshot) -> Ranking:
         """Candidates best first, their probabilities and the answer confidence."""
@@ -713,6 +765,7 @@ def answer_features(
         "reader_max": float(reader.max()) if len(reader) else 0.0,
         "numeric_expect": float(top[col["numeric_expect"]]),
         "numeric_gap": float(top[col["numeric_gap"]]),
+        "shape_gap": float(top[col["shape_gap"]]),
     }
     return np.asarray([values[f] for f in ANSWER_FEATURES], dtype=np.float32)
 

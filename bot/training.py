@@ -13,10 +13,10 @@ import json
 import math
 import pickle
 import platform
-import re
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from bot.evidence import (
     EvidenceModel,
     EvidenceScorer,
     answer_features,
+    answer_shape,
     apply_rerank,
     asked_noun,
     follow_features,
@@ -48,6 +49,7 @@ from bot.evidence import (
     question_signals,
     quoted,
     rerank_features,
+    shape_shares,
 )
 from bot.reader import READER_DIR
 from bot.reader_training import Pair, Recipe, held_out_scores
@@ -203,58 +205,78 @@ def collect_cached(
     return out
 
 
-_DIGIT = re.compile(r"\d")
 # The weights of the prior tried for the asked nouns' shares (pseudo-questions).
 _PRIOR_WEIGHTS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
-def _figure_answer(question: Question) -> bool | None:
-    """Whether an answerable question's answer is a figure (a digit in its first gold
-    answer, or in any answer of its first required group); None for the others."""
+def _figure_shape(question: Question) -> str | None:
+    """The shape of an answerable question's answer when it is a figure (the first figure
+    of its first gold answer, or of the first answer of its first required group that has
+    one), "" when it is none, and None for a question with no answer to read."""
     case = question.case
     if not question.answerable:
         return None
     answers = list(case.gold_answers[:1]) or list(case.must_include[0] if case.must_include
                                                    else ())
-    return any(_DIGIT.search(a) for a in answers) if answers else None
+    if not answers:
+        return None
+    return next((shape for a in answers if (shape := answer_shape(a))), "")
 
 
-def _own(question: Question, noun: str) -> tuple[int, int]:
-    figure = _figure_answer(question)
-    return (int(bool(figure)), 1) if noun and figure is not None else (0, 0)
-
-
-def fit_numeric(questions: Sequence[Question]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Count, for each asked noun, the answerable questions asking for it and those of them
-    answered with a figure; fit the prior's weight by the leave-one-out likelihood of those
-    answers. Returns the artifact's ``numeric`` part and a report."""
-    heads: dict[str, list[int]] = {}
-    seen: list[tuple[str, bool]] = []
-    for q in questions:
-        noun = asked_noun(q.standalone or q.case.question)
-        figure = _figure_answer(q)
-        if noun and figure is not None:
-            counts = heads.setdefault(noun, [0, 0])
-            counts[0] += int(figure)
-            counts[1] += 1
-            seen.append((noun, figure))
-    if not seen:
-        return {}, {"nouns": 0}
-    prior = sum(k for k, _ in heads.values()) / sum(n for _, n in heads.values())
+def _loo_weight(seen: Sequence[tuple[str, str]], counts: Mapping[str, Mapping[str, int]],
+                prior: Mapping[str, float]) -> tuple[float, dict[float, float]]:
+    """The prior's weight under which each outcome in ``seen`` (noun, outcome) is best
+    foretold by its noun's other outcomes (mean leave-one-out log-likelihood), and that
+    likelihood for each weight tried."""
     scores = {}
     for weight in _PRIOR_WEIGHTS:
         loglik = 0.0
-        for noun, figure in seen:
-            k, n = heads[noun]
-            p = (k - int(figure) + weight * prior) / (n - 1 + weight)
-            loglik += math.log(max(p if figure else 1.0 - p, 1e-9))
+        for noun, outcome in seen:
+            total = sum(counts[noun].values()) - 1
+            p = (counts[noun][outcome] - 1 + weight * prior[outcome]) / (total + weight)
+            loglik += math.log(max(p, 1e-9))
         scores[weight] = loglik / len(seen)
-    weight = max(scores, key=lambda w: (scores[w], -w))
-    numeric = {"heads": dict(sorted(heads.items())), "prior": round(prior, 6),
-               "weight": weight}
-    return numeric, {"nouns": len(heads), "questions": len(seen), "prior": round(prior, 4),
-                     "weight": weight,
-                     "mean_log_likelihood": {str(w): round(v, 4) for w, v in scores.items()}}
+    return max(scores, key=lambda w: (scores[w], -w)), scores
+
+
+def fit_numeric(questions: Sequence[Question]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Count, for each asked noun, the answerable questions asking for it, those of them
+    answered with a figure, and those figures' shapes; fit each prior's weight by the
+    leave-one-out likelihood of those answers. Returns the artifact's ``numeric`` part and
+    a report."""
+    figures: dict[str, Counter[str]] = {}
+    shapes: dict[str, Counter[str]] = {}
+    for q in questions:
+        noun = asked_noun(q.standalone or q.case.question)
+        shape = _figure_shape(q)
+        if noun and shape is not None:
+            figures.setdefault(noun, Counter())[str(bool(shape))] += 1
+            if shape:
+                shapes.setdefault(noun, Counter())[shape] += 1
+    if not figures:
+        return {}, {"nouns": 0}
+    seen = [(noun, o) for noun, c in figures.items() for o in c.elements()]
+    prior = sum(c["True"] for c in figures.values()) / len(seen)
+    weight, scores = _loo_weight(seen, figures, {"True": prior, "False": 1.0 - prior})
+    shaped = [(noun, o) for noun, c in shapes.items() for o in c.elements()]
+    overall = Counter(o for _, o in shaped)
+    shape_prior = {o: n / len(shaped) for o, n in sorted(overall.items())}
+    shape_weight, shape_scores = _loo_weight(shaped, shapes, shape_prior)
+    numeric = {
+        "heads": {noun: [c["True"], c.total()] for noun, c in sorted(figures.items())},
+        "prior": round(prior, 6), "weight": weight,
+        "shapes": {noun: dict(sorted(c.items())) for noun, c in sorted(shapes.items())},
+        "shape_prior": {o: round(p, 6) for o, p in shape_prior.items()},
+        "shape_weight": shape_weight,
+    }
+    return numeric, {
+        "nouns": len(figures), "questions": len(seen), "prior": round(prior, 4),
+        "weight": weight,
+        "mean_log_likelihood": {str(w): round(v, 4) for w, v in scores.items()},
+        "figure_answers": len(shaped), "shape_prior": numeric["shape_prior"],
+        "shape_weight": shape_weight,
+        "shape_mean_log_likelihood": {str(w): round(v, 4) for w, v in shape_scores.items()},
+    }
 
 
 def with_numeric(questions: Sequence[Question], numeric: dict[str, Any]) -> None:
@@ -262,11 +284,13 @@ def with_numeric(questions: Sequence[Question], numeric: dict[str, Any]) -> None
     counts."""
     for q in questions:
         standalone = q.standalone or q.case.question
-        expect = numeric_expectation(standalone, numeric,
-                                     own=_own(q, asked_noun(standalone)))
+        shape = _figure_shape(q) if asked_noun(standalone) else None
+        own = (0, 0) if shape is None else (int(bool(shape)), 1)
+        expect = numeric_expectation(standalone, numeric, own=own)
+        shares = shape_shares(standalone, numeric, own=shape or None)
         q.rows = np.hstack([
             q.rows[:, :len(BASE_CANDIDATE_FEATURES)],
-            numeric_columns(standalone, [c.text for c in q.cands], expect),
+            numeric_columns(standalone, [c.text for c in q.cands], expect, shares),
         ]).astype(np.float32)
 
 
@@ -279,7 +303,7 @@ def default_datasets(project: Path) -> list[tuple[Path, Path | None]]:
         *((project / "evals" / "datasets" / name / "cases.jsonl",
            project / "evals" / "datasets" / name / "docs")
           for name in ("manuals-train", "faq-train", "specs-train", "guides-train",
-                       "code-train")),
+                       "code-train", "ref-train")),
     ]
     return [(p, c) for p, c in specs if p.exists()]
 

@@ -123,6 +123,11 @@ def test_that_noun_stands_for_the_phrase_of_the_last_reply_with_that_head() -> N
                       "The log_dir option picks it [1], and **the default** is /var/log [2]."))
     assert condense("Can that option point at a network share?", history) == (
         "Can the log_dir option point at a network share?")
+    # A phrase that names its thing right after the noun is one with that head too.
+    history = _turns(("Can bc remember the lines I type?",
+                      "Yes; the special variable history sets how many lines are kept."))
+    assert condense("What is that variable set to by default?", history) == (
+        "What is the special variable history set to by default?")
     # The reply names nothing with that head: the question's own phrase is taken.
     history = _turns(("What happens when the upload queue is full?",
                       "New files wait until one finishes."))

@@ -15,17 +15,22 @@ from bot.evidence import (
     ANSWER_FEATURES,
     CANDIDATE_FEATURES,
     EvidenceModel,
+    answer_shape,
     asked_cell,
+    asked_noun,
+    figure_shape,
     numeric_columns,
     numeric_expectation,
     pieces,
     question_kind,
     section_label,
+    shape_shares,
 )
 from bot.models import LABEL_JOIN, Chunk
 from bot.reader import Reader
 from bot.service import Bot
 from bot.settings import Settings
+from bot.text import words
 
 
 def test_pieces_are_sentences_and_lines_of_laid_out_text() -> None:
@@ -480,6 +485,67 @@ def test_the_figure_a_question_asks_for_is_learnt_from_the_answers_by_asked_noun
     own = numeric_expectation("Which version added it?", numeric, own=(1, 1))
     assert own == pytest.approx((7 + 0.25) / 10)
     rows = numeric_columns("Which version replaced 1.2?", [
-        "Version 1.3 replaced it.", "It replaced version 1.2.", "No figure here."], version)
-    assert rows[:, 1].tolist() == [1.0, 0.0, 0.0]
-    assert rows[:, 2].tolist() == pytest.approx([0.0, version, version])
+        "Version 1.3 replaced it.", "It replaced version 1.2.", "No figure here.",
+        "The sha256 module replaced it."], version, {})
+    # A digit inside a name ("sha256") is no figure.
+    assert rows[:, 1].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert rows[:, 2].tolist() == pytest.approx([0.0, version, version, version])
+    assert rows[:, 3].tolist() == [0.0] * 4
+
+
+def test_figures_are_told_apart_by_shape() -> None:
+    shapes = {w: figure_shape(w) for w in words("in 1999 version 3.4.4 of 256 or 1,000 "
+                                                 "at 12% the sha256")}
+    assert shapes == {"in": None, "1999": "year", "version": None, "3.4.4": "dotted",
+                      "of": None, "256": "whole", "or": None, "1,000": "whole",
+                      "at": None, "12%": "percent", "the": None, "sha256": None}
+    assert answer_shape("Since Ninja 1.11, in 2022") == "dotted"
+    assert answer_shape("No figure") is None
+
+
+def test_a_figure_of_the_shape_the_asked_noun_takes_is_told_from_another() -> None:
+    question = "Which release added the -t flag?"
+    noun = asked_noun(question)
+    numeric = {"heads": {noun: [9, 10]}, "prior": 0.3, "weight": 1.0,
+               "shapes": {noun: {"dotted": 8, "whole": 1}},
+               "shape_prior": {"dotted": 0.2, "whole": 0.5, "year": 0.3},
+               "shape_weight": 2.0}
+    shares = shape_shares(question, numeric)
+    assert shares["dotted"] == pytest.approx((8 + 0.4) / 11)
+    assert shares["year"] == pytest.approx(0.6 / 11)
+    assert sum(shares.values()) == pytest.approx(1.0)
+    # A training question's own answer is left out of the counts; no asked noun, no shares.
+    assert shape_shares(question, numeric, own="dotted")["dotted"] == pytest.approx(7.4 / 10)
+    assert shape_shares("When was it released?", numeric) == {}
+    expect = numeric_expectation(question, numeric)
+    rows = numeric_columns(question, ["Added in 1.11.", "Added with 32K buffers.",
+                                      "Added late."], expect, shares)
+    assert rows[:, 1].tolist() == [1.0, 1.0, 0.0]
+    assert rows[0, 3] == pytest.approx(expect * (1 - shares["dotted"]))
+    assert rows[1, 3] == pytest.approx(expect * (1 - shares["whole"]))
+    assert rows[0, 3] < rows[1, 3] and rows[2, 3] == 0.0
+
+
+def test_the_shapes_of_the_asked_nouns_figures_are_counted_from_the_answers() -> None:
+    from bot.evals.datasets import Case
+    from bot.training import Question, fit_numeric
+
+    def question(text: str, answer: str, answerable: bool = True) -> Question:
+        case = Case(id="q", question=text, answerable=answerable,
+                    gold_answers=[answer] if answer else [])
+        return Question("g", answerable, np.zeros((1, 1)), np.zeros(1, dtype=np.int8), [],
+                        [], (0.0, 0.0), case)
+
+    questions = [question("Which release added it?", a) for a in ("1.11", "3.3", "2019")]
+    questions += [question("Which colour is the flag?", a) for a in ("red", "blue")]
+    # Unanswerable questions, and those asking for no noun, are not counted.
+    questions += [question("Which release removed it?", "", answerable=False),
+                  question("When was it added?", "2020")]
+    numeric, report = fit_numeric(questions)
+    release, colour = asked_noun("Which release?"), asked_noun("Which colour?")
+    assert numeric["heads"] == {colour: [0, 2], release: [3, 3]}
+    assert numeric["shapes"] == {release: {"dotted": 2, "year": 1}}
+    assert numeric["shape_prior"] == pytest.approx({"dotted": 2 / 3, "year": 1 / 3})
+    assert numeric["prior"] == pytest.approx(0.6)
+    assert report["figure_answers"] == 3 and numeric["shape_weight"] in (0.5, 1.0, 2.0, 4.0,
+                                                                         8.0, 16.0)
