@@ -303,7 +303,7 @@ def default_datasets(project: Path) -> list[tuple[Path, Path | None]]:
         *((project / "evals" / "datasets" / name / "cases.jsonl",
            project / "evals" / "datasets" / name / "docs")
           for name in ("manuals-train", "faq-train", "specs-train", "guides-train",
-                       "code-train", "ref-train")),
+                       "code-train", "ref-train", "cli-train", "api-train")),
     ]
     return [(p, c) for p, c in specs if p.exists()]
 
