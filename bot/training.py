@@ -261,7 +261,9 @@ def fit_numeric(questions: Sequence[Question]) -> tuple[dict[str, Any], dict[str
     shaped = [(noun, o) for noun, c in shapes.items() for o in c.elements()]
     overall = Counter(o for _, o in shaped)
     shape_prior = {o: n / len(shaped) for o, n in sorted(overall.items())}
-    shape_weight, shape_scores = _loo_weight(shaped, shapes, shape_prior)
+    # No figure among the answers: no shapes to learn, and shape_shares gives none.
+    shape_weight, shape_scores = (_loo_weight(shaped, shapes, shape_prior) if shaped
+                                  else (1.0, {}))
     numeric = {
         "heads": {noun: [c["True"], c.total()] for noun, c in sorted(figures.items())},
         "prior": round(prior, 6), "weight": weight,

@@ -549,3 +549,7 @@ def test_the_shapes_of_the_asked_nouns_figures_are_counted_from_the_answers() ->
     assert numeric["prior"] == pytest.approx(0.6)
     assert report["figure_answers"] == 3 and numeric["shape_weight"] in (0.5, 1.0, 2.0, 4.0,
                                                                          8.0, 16.0)
+    # Answers without a single figure leave no shapes to learn, and no shares to give.
+    numeric, report = fit_numeric([question("Which colour is the flag?", "red")] * 2)
+    assert numeric["shape_prior"] == {} and report["figure_answers"] == 0
+    assert shape_shares("Which colour is the flag?", numeric) == {}
