@@ -278,17 +278,20 @@ def _last_answer(history: Sequence[Turn]) -> str:
 
 
 def _headed(noun: str, earlier: Sequence[str]) -> str | None:
-    """The first noun phrase of the first of ``earlier`` that has one headed by ``noun``
-    and saying more than it ("the deps variable" for "variable"), or naming its thing
-    right after it ("the special variable history"), with "the" for its determiner."""
+    """The first noun phrase of ``earlier`` (the first text first) headed by ``noun`` and
+    saying more than it ("the deps variable" for "variable"), with "the" for its
+    determiner; failing that, the first that names its thing right after the noun ("the
+    special variable history"), which could as well be a compound ("the file system")."""
+    phrases: list[tuple[list[str], str]] = []
     for text in earlier:
         for start, end in noun_phrases(text) if text else ():
             said = text[start:end].split()
-            rest = [w.lower() for w in (said[1:] if said[0].lower() in _DETERMINERS
-                                        else said)]
-            if len(rest) > 1 and noun.lower() in rest[-2:]:
-                return "the " + " ".join(said[len(said) - len(rest):])
-    return None
+            rest = said[1:] if said[0].lower() in _DETERMINERS else said
+            if len(rest) > 1:
+                phrases.append(([w.lower() for w in rest], "the " + " ".join(rest)))
+    headed = [shown for words, shown in phrases if words[-1] == noun.lower()]
+    named = [shown for words, shown in phrases if words[-2] == noun.lower()]
+    return next(iter(headed + named), None)
 
 
 def _demonstratives(question: str, earlier: Sequence[str]) -> str:

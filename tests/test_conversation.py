@@ -128,6 +128,10 @@ def test_that_noun_stands_for_the_phrase_of_the_last_reply_with_that_head() -> N
                       "Yes; the special variable history sets how many lines are kept."))
     assert condense("What is that variable set to by default?", history) == (
         "What is the special variable history set to by default?")
+    # It could be a compound ("the file system"): a phrase headed by the noun comes first.
+    history = _turns(("Where do settings live?",
+                      "On the file system, in the config file under your home [1]."))
+    assert condense("Who can write that file?", history) == "Who can write the config file?"
     # The reply names nothing with that head: the question's own phrase is taken.
     history = _turns(("What happens when the upload queue is full?",
                       "New files wait until one finishes."))
