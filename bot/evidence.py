@@ -456,7 +456,7 @@ class EvidenceScorer:
         required += [stem(n) for n in name_keys(question)
                      if (ts := lexical.terms(n)) and not any(lexical.known(t) for t in ts)]
         q_words = set(words(question))
-        q_numbers = [w for w in q_words if w[0].isdigit()]
+        q_numbers = [w for w in q_words if figure_shape(w)]
         kind = question_kind(question)
         wanted = QUESTION_KINDS[kind][1] if kind else frozenset()
         q_vec = np.asarray(self.embedder.embed_query(question), dtype=np.float32)
@@ -541,7 +541,7 @@ class EvidenceScorer:
                 # Entities the question does not already mention: where an answer can be.
                 new = [label for label, ent in parts.entities[index]
                        if not set(words(ent)) <= q_words]
-                if any(t[0].isdigit() and t not in q_words for t in toks):
+                if any(figure_shape(t) and t not in q_words for t in toks):
                     new.append("NUMBER")
                 row = {
                     "lex": overlap(terms),
