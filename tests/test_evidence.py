@@ -14,6 +14,7 @@ from bot.embeddings import SentenceTransformerEmbeddings
 from bot.evidence import (
     ANSWER_FEATURES,
     CANDIDATE_FEATURES,
+    Candidate,
     EvidenceModel,
     answer_shape,
     asked_cell,
@@ -553,3 +554,31 @@ def test_the_shapes_of_the_asked_nouns_figures_are_counted_from_the_answers() ->
     numeric, report = fit_numeric([question("Which colour is the flag?", "red")] * 2)
     assert numeric["shape_prior"] == {} and report["figure_answers"] == 0
     assert shape_shares("Which colour is the flag?", numeric) == {}
+
+
+def test_the_composition_counts_each_kind_of_text_once() -> None:
+    from bot.evals.datasets import Case
+    from bot.training import Question, choose_composition, first_stage
+
+    chunk = Chunk(id="c", text="", source="s", title="s", start=0, end=0)
+
+    def question(source: str, words: int, second_right: bool) -> Question:
+        case = Case(id="q", question="q", answerable=True, gold_source=source)
+        quotes = [" ".join(["w"] * words)] * 2
+        cands = [Candidate(rank=0, chunk=chunk, index=i, text=quotes[0]) for i in (0, 3)]
+        return Question("g", True, np.zeros((2, len(CANDIDATE_FEATURES))),
+                        np.zeros(2, dtype=np.int8), quotes, [not second_right, second_right],
+                        (0.0, 0.0), case, cands=cands, after_correct=[False, False])
+
+    # Nine SQuAD questions answered by their best piece alone, in 30 words, and one document
+    # question answered only by its second piece, in 5 words a piece. Quoting both makes
+    # the SQuAD answers 60 words long: too long if every question counted the same, short
+    # enough when each kind of text counts once.
+    questions = [question("squad.txt", 30, False)] * 9 + [question("", 5, True)]
+    ranked = first_stage([np.asarray([0.6, 0.5])] * len(questions))
+    ratio, _, table = choose_composition(questions, ranked, np.zeros(len(questions)))
+    assert ratio <= 0.8 and table[f"{ratio:.2f}/2.00"]["right"] == 1.0
+    assert table["1.01/2.00"] == {"right": 0.5, "mean_words": 17.5}
+    # SQuAD alone: the second piece would only lengthen its answers.
+    ratio, _, _ = choose_composition(questions[:9], ranked[:9], np.zeros(9))
+    assert ratio == 1.01
