@@ -39,6 +39,7 @@ from bot.text import (
     content_words,
     entities,
     name_keys,
+    name_tokens,
     names,
     normalize,
     split_sentences,
@@ -261,10 +262,10 @@ def asked_cell(question: str, piece: str) -> str:
 def needs_antecedent(cand: Candidate, names_asked: Sequence[str]) -> bool:
     """Whether ``cand`` is quoted with the piece before it: when that piece names the
     subject the question asks about and ``cand`` itself does not ("Born in 1957, he ...")."""
-    toks = {stem(w) for w in words(cand.text)}
+    toks = name_tokens(cand.text)
     lacking = [stem(n) for n in names_asked if stem(n) not in toks]
     return bool(lacking and cand.before) and all(
-        n in {stem(w) for w in words(cand.before)} for n in lacking)
+        n in name_tokens(cand.before) for n in lacking)
 
 
 # A piece that opens on a pronoun or on "this ..." ("It detects URLs which are not links.",
@@ -512,7 +513,7 @@ class EvidenceScorer:
             # The heading path says what the whole passage is about ("os.loadavg()"), so
             # its words and names count for every piece under it.
             heading_terms = set(lexical.terms(hit.chunk.context))
-            heading_toks = {stem(w) for w in words(hit.chunk.context)}
+            heading_toks = name_tokens(hit.chunk.context)
             for index, text in enumerate(texts):
                 key = normalize(text)
                 if key in seen or len(words(text)) < 2:
@@ -529,8 +530,8 @@ class EvidenceScorer:
                 terms = piece_terms[index]
                 added = terms - q_terms
                 before_terms = set(lexical.terms(before))
-                toks = {stem(w) for w in words(text)}
-                before_toks = {stem(w) for w in words(before)}
+                toks = name_tokens(text)
+                before_toks = name_tokens(before)
                 missing = [n for n in q_names if n not in toks]
                 # A passage about one person never answers for another of the same first
                 # name, however similar the wording; a name its heading gives is its

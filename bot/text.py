@@ -357,9 +357,28 @@ def asked_head(question: str) -> str:
     return " ".join(t.text for t in nxt if t.lower_ not in _DETERMINERS)
 
 
+# A code identifier joined by underscores ("SHA256_BLOCK_SIZE", "BZ_MAX_UNUSED"): one
+# name, which :func:`words` would cut into words.
+_SNAKE = re.compile(r"(?<![\w.])[^\W_]\w*_\w*[^\W_]")
+
+
 def name_keys(text: str, full_names: bool = False) -> list[str]:
     """The word that stands for each name of ``text`` when it is mentioned again: its last
-    word, lower-cased ("Ada Lovelace" -> "lovelace"), as passages say "Lovelace wrote". With
-    ``full_names``, only names of two words or more: the names of someone in particular."""
-    keys = [words(n)[-1] for n in names(text) if len(words(n)) >= (2 if full_names else 1)]
+    word, lower-cased ("Ada Lovelace" -> "lovelace"), as passages say "Lovelace wrote"; a
+    code identifier joined by underscores stands for itself, whole ("SHA256_BLOCK_SIZE" ->
+    "sha256_block_size": its last word, "size", names any size). With ``full_names``, only
+    names of two words or more: the names of someone in particular."""
+    keys = []
+    for name in names(text):
+        parts = words(name)
+        if len(parts) < (2 if full_names else 1):
+            continue
+        snake = _SNAKE.findall(name.split()[-1])
+        keys.append(snake[-1].lower() if snake else parts[-1])
     return list(dict.fromkeys(k.removesuffix("'s") for k in keys))
+
+
+def name_tokens(text: str) -> set[str]:
+    """The stemmed words of ``text`` and its underscore identifiers, whole: what a key of
+    :func:`name_keys`, stemmed, is looked up in."""
+    return {stem(w) for w in [*words(text), *(m.lower() for m in _SNAKE.findall(text))]}

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.text import asked_head, names, sentence_spans, split_sentences
+from bot.text import (
+    asked_head,
+    name_keys,
+    name_tokens,
+    names,
+    sentence_spans,
+    split_sentences,
+    stem,
+)
 
 
 def test_a_stop_without_space_after_it_does_not_end_a_sentence() -> None:
@@ -83,3 +91,18 @@ def test_names_are_capitalised_runs_but_not_words_capitalised_for_opening() -> N
 )
 def test_the_phrase_a_question_asks_for(question: str, head: str) -> None:
     assert asked_head(question) == head
+
+
+def test_a_name_is_looked_up_by_its_last_word_and_an_identifier_whole() -> None:
+    assert name_keys("When was Ada Lovelace born?") == ["lovelace"]
+    # The last word of "SHA256_BLOCK_SIZE" is "size", which a piece about any other size
+    # holds too: an identifier stands for itself.
+    question = "How many bytes is SHA256_BLOCK_SIZE, and is $SYSTEMD_LOG_LEVEL read?"
+    assert name_keys(question) == ["sha256_block_size", "systemd_log_level"]
+    assert name_keys(question, full_names=True) == name_keys(question)
+    other = name_tokens("SHA512_BLOCK_SIZE The internal block size of SHA512, 128.")
+    same = name_tokens("The SHA256_BLOCK_SIZE is 64; see `SYSTEMD_LOG_LEVEL=debug`.")
+    keys = [stem(k) for k in name_keys(question)]
+    assert not any(k in other for k in keys) and all(k in same for k in keys)
+    # Plain words are still there to be found.
+    assert {stem("internal"), "block", "size"} <= other
