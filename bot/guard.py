@@ -167,7 +167,10 @@ _CUES: dict[str, re.Pattern[str]] = {
     "task_switch": re.compile(
         r"\b(?:now|instead)\s*,?\s+(?:please\s+)?(?:write|say|print|output|tell|answer|respond|"
         r"focus|concentrate|translate|generate|help|list|reply|follow|show)\b"
-        r"|\b(?:that is|that's)\s+(?:enough|done)\b|\bstart over\b|\bnew task\b"
+        # "That is done." and "Start over." open a sentence when they end a task; "once
+        # that is done" and "you can start over" are a manual's steps.
+        r"|(?:^|[.!?:]\s+|\n\s*)(?:(?:that is|that's)\s+(?:enough|done)|(?:please\s+)?start over)\b"
+        r"|\bnew task\b"
         r"|\bwe will start\b|\bnew challenge for you\b|\banother task\b",
         _I,
     ),
