@@ -98,11 +98,13 @@ NUMERIC_FEATURES = ("numeric_expect", "new_number", "numeric_gap", "shape_gap")
 CANDIDATE_FEATURES = (*BASE_CANDIDATE_FEATURES, *NUMERIC_FEATURES)
 # The reader's view of the best candidates, next to the first stage's (see Ranking).
 RERANK_FEATURES = ("stage1", "stage1_rel", "reader", "reader_rel", "reader_rank")
+# "p_top5" is how much probability the five best candidates hold together: how the model's
+# belief spreads over the pieces, not only how high the best one stands.
 ANSWER_FEATURES = (
     "p1", "p2", "margin", "lex_passage", "lex", "lex_ctx", "focus_ctx", "cos", "cos_passage",
     "rare_missing", "unseen", "names_missing", "numbers_missing", "miss_max",
     "expects_type", "type_match", "reader_top", "reader_max", "numeric_expect",
-    "numeric_gap", "shape_gap",
+    "numeric_gap", "shape_gap", "p_top5",
 )
 # Whether the piece after the best one should be quoted with it (see follow_features).
 FOLLOW_FEATURES = (
@@ -767,6 +769,7 @@ def answer_features(
         "numeric_expect": float(top[col["numeric_expect"]]),
         "numeric_gap": float(top[col["numeric_gap"]]),
         "shape_gap": float(top[col["shape_gap"]]),
+        "p_top5": float(np.sum(probs[:5])),
     }
     return np.asarray([values[f] for f in ANSWER_FEATURES], dtype=np.float32)
 

@@ -305,7 +305,8 @@ def default_datasets(project: Path) -> list[tuple[Path, Path | None]]:
         *((project / "evals" / "datasets" / name / "cases.jsonl",
            project / "evals" / "datasets" / name / "docs")
           for name in ("manuals-train", "faq-train", "specs-train", "guides-train",
-                       "code-train", "ref-train", "cli-train", "api-train")),
+                       "code-train", "ref-train", "cli-train", "api-train", "howto-train",
+                       "notes-train", "pkgdocs-train")),
     ]
     return [(p, c) for p, c in specs if p.exists()]
 
@@ -613,6 +614,26 @@ def _answer_metrics(
     }
 
 
+def _compare_answer_models(
+    questions: Sequence[Question], rows: np.ndarray, good: np.ndarray, usable: np.ndarray,
+    fold_idx: list[np.ndarray], logistic: np.ndarray, seed: int,
+) -> dict[str, dict[str, float]]:
+    """Held-out AURC of the logistic answer model (``logistic``: its held-out confidence)
+    against gradient-boosted trees on the same rows and folds, per kind of text."""
+    boosted = np.zeros(len(rows))
+    for held in fold_idx:
+        mask = np.ones(len(rows), dtype=bool)
+        mask[held] = False
+        model = _Boosted(seed).fit(rows[mask & usable], good[mask & usable])
+        boosted[held] = np.where(usable[held], model.predict(rows[held]), 0.0)
+    docs = np.asarray([is_document(q) for q in questions])
+    return {
+        name: {kind: round(aurc(conf[sel], good[sel].astype(bool)), 4)
+               for kind, sel in (("squad", ~docs), ("documents", docs)) if sel.any()}
+        for name, conf in (("logistic", logistic), ("boosted", boosted))
+    }
+
+
 def aurc(confidence: np.ndarray, good: np.ndarray) -> float:
     """Area under the risk-coverage curve: answer the most confident first; lower is better."""
     order = np.argsort(-confidence, kind="stable")
@@ -728,6 +749,11 @@ def train(
         confidence[held] = np.where(usable[held], linear_probabilities(spec, rows[held]), 0.0)
         train_conf.append((np.where(usable[mask], linear_probabilities(spec, rows[mask]), 0.0),
                            answerable_mask[mask]))
+
+    if compare:
+        report["answer_models"] = _compare_answer_models(
+            questions, rows, good, usable, fold_idx, confidence, seed)
+        progress("answer models, held-out AURC: " + json.dumps(report["answer_models"]))
 
     def held_out_at(rate: float, idx: np.ndarray | None = None) -> dict[str, float]:
         # Each fold is answered with the threshold chosen on the other folds.

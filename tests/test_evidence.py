@@ -16,6 +16,7 @@ from bot.evidence import (
     CANDIDATE_FEATURES,
     Candidate,
     EvidenceModel,
+    answer_features,
     answer_shape,
     asked_cell,
     asked_noun,
@@ -229,6 +230,10 @@ def test_training_is_deterministic_and_writes_a_loadable_artifact(
     assert (a / "model.json").read_bytes() == (b / "model.json").read_bytes()
     assert first["trained_on"] == second["trained_on"]
     assert set(first["validation"]["held_out"]) >= {"gold_in_answer", "aurc"}
+    # The answer model is compared with trees on the same held-out folds.
+    compared = first["validation"]["answer_models"]
+    assert set(compared) == {"logistic", "boosted"}
+    assert all(0.0 <= v <= 1.0 for m in compared.values() for v in m.values())
     assert first["validation"]["reader"]["top_k"] == first["rerank"]["top_k"] > 0
     # The reader beside it, made the same way both times, scores the same.
     reader_a, reader_b = Reader(a / "reader-model"), Reader(b / "reader-model")
@@ -533,7 +538,7 @@ def test_the_shapes_of_the_asked_nouns_figures_are_counted_from_the_answers() ->
 
     def question(text: str, answer: str, answerable: bool = True) -> Question:
         case = Case(id="q", question=text, answerable=answerable,
-                    gold_answers=[answer] if answer else [])
+                    gold_answers=(answer,) if answer else ())
         return Question("g", answerable, np.zeros((1, 1)), np.zeros(1, dtype=np.int8), [],
                         [], (0.0, 0.0), case)
 
@@ -582,3 +587,15 @@ def test_the_composition_counts_each_kind_of_text_once() -> None:
     # SQuAD alone: the second piece would only lengthen its answers.
     ratio, _, _ = choose_composition(questions[:9], ranked[:9], np.zeros(9))
     assert ratio == 1.01
+
+
+def test_the_answer_row_sees_how_the_probability_spreads_over_the_best_pieces() -> None:
+    rows = np.zeros((7, len(CANDIDATE_FEATURES)), dtype=np.float32)
+    col = ANSWER_FEATURES.index("p_top5")
+    peaked = answer_features(np.asarray([0.6, 0.05, 0.05, 0.0, 0.0, 0.0, 0.0]), rows,
+                             (0.0, 0.0), np.zeros(0))
+    spread = answer_features(np.asarray([0.6, 0.5, 0.5, 0.4, 0.4, 0.3, 0.3]), rows,
+                             (0.0, 0.0), np.zeros(0))
+    assert peaked[col] == pytest.approx(0.7)
+    # Only the five best count.
+    assert spread[col] == pytest.approx(2.4)
