@@ -97,11 +97,13 @@ def _identifiers(text: str) -> list[str]:
 
 
 def topic_of(question: str) -> str | None:
-    """The entity a question is about: its last code identifier or proper name (always
-    whole, never a piece of an identifier), else its "who is X" object."""
+    """The entity a question is about: its first code identifier or proper name (always
+    whole, never a piece of an identifier), else its "who is X" object. The first, since
+    a question names its subject before what it says of it ("What does deflate() return
+    with Z_FINISH?", "Which option makes GCC 12 emit CTF?")."""
     named = _identifiers(question) or names(question)
     if named:
-        return _whole(named[-1], question)
+        return _whole(named[0], question)
     match = _TOPIC.search(question)
     if match:
         topic = (match.group("x") or match.group("y") or match.group("z") or "").strip()

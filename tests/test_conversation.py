@@ -104,7 +104,8 @@ def test_a_pronoun_never_stands_for_the_people_talking_or_a_piece_of_a_name() ->
     history = _turns(("How do I compress a file with a trained dictionary?", "Use -D."))
     resolved = condense("And how do I decompress a file with it afterwards?", history)
     assert "with I " not in resolved and "with it" not in resolved
-    history = _turns(("Has zlib been used on mainframes such as MVS or OS/390?", "Yes."))
+    history = _turns(("Has zlib been used on OS/390 mainframes?", "Yes."))
+    # A name is taken whole: "OS/390", never its piece "OS".
     assert condense("Where can it be downloaded?", history) == "Where can OS/390 be downloaded?"
     assert topic_of("Is it built for Win32/x64?") == "Win32/x64"
 
@@ -189,3 +190,15 @@ def test_a_personal_pronoun_after_a_who_question_stands_for_the_person_answered(
     # A who-question naming its person keeps "he" for that person, whoever the reply names.
     history = _turns(("Who is Ken Ota?", "A professor who met Mary Smith in Osaka."))
     assert condense("When was he born?", history) == "When was Ken Ota born?"
+
+
+def test_a_pronoun_stands_for_what_the_earlier_question_names_first() -> None:
+    # The subject comes before what the question says of it; the last name is often an
+    # argument or the object ("MODE_APPEND", "BTF").
+    history = [{"role": "user",
+                "content": "Which error does open_stream() raise with MODE_APPEND?"},
+               {"role": "assistant", "content": "It raises StreamError."}]
+    assert "open_stream()" in condense("And when is it safe to call it twice?", history)
+    history = [{"role": "user", "content": "How do I make Clang 17 emit BTF data?"},
+               {"role": "assistant", "content": "Pass -gbtf."}]
+    assert "Clang" in condense("Which version of BTF does it write?", history)
