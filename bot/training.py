@@ -366,10 +366,15 @@ def is_document(question: Question) -> bool:
     return not question.case.gold_source
 
 
+def _document_mask(questions: Sequence[Question]) -> np.ndarray:
+    """Which of ``questions`` were asked of documents (see :func:`is_document`)."""
+    return np.asarray([is_document(q) for q in questions], dtype=bool)
+
+
 def document_weights(questions: Sequence[Question], share: float | None) -> np.ndarray:
     """A weight per question that gives the document questions ``share`` of the total
     (None: every question weighs the same)."""
-    docs = np.asarray([is_document(q) for q in questions])
+    docs = _document_mask(questions)
     weight = np.ones(len(questions))
     if share is not None and docs.any() and not docs.all():
         weight[docs] = share / (1 - share) * (~docs).sum() / docs.sum()
@@ -493,7 +498,7 @@ MAX_MEAN_WORDS = 40.0
 def _kinds(questions: Sequence[Question]) -> list[np.ndarray]:
     """Indices of the answerable questions of each kind of text present: SQuAD's
     encyclopaedia paragraphs and the documents (manuals, FAQs, specifications)."""
-    docs = np.asarray([is_document(q) for q in questions])
+    docs = _document_mask(questions)
     answerable = np.asarray([q.answerable for q in questions])
     return [idx for kind in (~docs, docs)
             if len(idx := np.flatnonzero(kind & answerable))]
@@ -571,7 +576,7 @@ def _choose_document_share(
     the candidate model's held-out top-1 is best on average over the two kinds of text,
     SQuAD's paragraphs and the documents, each counted as much as the other; the table of
     shares tried, and the held-out probabilities under the chosen one."""
-    docs = np.asarray([is_document(q) for q in questions])
+    docs = _document_mask(questions)
     if docs.all() or not docs.any():
         return None, {}, _held_out(questions, fold_idx, np.ones(len(questions)),
                                    _logistic_fit(seed))
@@ -626,7 +631,7 @@ def _compare_answer_models(
         mask[held] = False
         model = _Boosted(seed).fit(rows[mask & usable], good[mask & usable])
         boosted[held] = np.where(usable[held], model.predict(rows[held]), 0.0)
-    docs = np.asarray([is_document(q) for q in questions])
+    docs = _document_mask(questions)
     return {
         name: {kind: round(aurc(conf[sel], good[sel].astype(bool)), 4)
                for kind, sel in (("squad", ~docs), ("documents", docs)) if sel.any()}
